@@ -1,0 +1,54 @@
+# Two commands are the whole set-up: `make demo` and `make test` (README.md).
+# The virtual environment is built once from the pinned stack and reused afterwards.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian fonts the benchmarks' own image recipes use (STACK.md): FigStep's FreeMonoBold and
+# Liberation Sans, which has Arial's metrics, for MM-SafetyBench.
+FONTS := /usr/share/fonts/truetype/freefont/FreeMonoBold.ttf \
+         /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf
+CORES ?= all
+export PATH := $(abspath $(BIN)):$(PATH)
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: demo test test-e2e lint format install fonts clean
+
+demo: install
+	$(BIN)/snakemake --cores $(CORES)
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check .
+
+format: install
+	$(BIN)/snakefmt .
+
+install: $(STAMP) fonts
+
+# torch and torchvision first: pip takes them from this machine's local wheels (STACK.md);
+# then everything else with every version pinned by requirements/constraints.txt.
+$(STAMP): pyproject.toml requirements/constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements/constraints.txt -e '.[test]'
+	touch $@
+
+fonts:
+	@missing=0; for f in $(FONTS); do test -f $$f || missing=1; done; \
+	if [ $$missing = 1 ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends fonts-freefont-ttf fonts-liberation >/dev/null; \
+	  else \
+	    echo "Missing fonts: install the Debian packages fonts-freefont-ttf and fonts-liberation (as root)"; exit 1; \
+	  fi; \
+	fi
+
+clean:
+	rm -rf results reports logs resources/benchmarks resources/models resources/tiny_zoo .snakemake

@@ -1,0 +1,23 @@
+# Think in Safety: multimodal reasoning models vs their base models on five safety
+# benchmarks, end to end. Stages are in workflow/rules, logic in workflow/src/think_in_safety.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/benchmarks.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/generate.smk"
+include: "workflow/rules/judge.smk"
+include: "workflow/rules/metrics.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

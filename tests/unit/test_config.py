@@ -1,0 +1,80 @@
+"""Config validation: defaults are filled, mistakes are named with their key."""
+
+import copy
+
+import pytest
+import yaml
+
+from think_in_safety.config import (
+    ConfigError,
+    model_decoding,
+    reasoning_pairs,
+    validate_config,
+    weights_location,
+)
+
+from ..conftest import REPO
+
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
+
+
+def load(name):
+    return yaml.safe_load((REPO / "config" / name).read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "paper.yaml"])
+def test_shipped_configs_validate(name):
+    config = validate_config(load(name), SCHEMA)
+    assert config["judges"] == {"rule": {"backend": "rule", "target": "answer"}}
+    for benchmark in config["benchmarks"].values():
+        assert benchmark["judge"] == "rule"
+    assert reasoning_pairs(config)
+
+
+def test_defaults_are_filled_in_registry_entries():
+    config = validate_config(load("config.yaml"), SCHEMA)
+    model = config["models"]["tiny-vl-a"]
+    assert model["chat_template"] == "qwen2_vl"
+    assert model["gpus"] == 0
+    assert model["build"]["init_seed"] == 1
+    assert config["benchmarks"]["siuo"]["options"] == {}
+    assert config["generation"]["decoding"]["max_new_tokens"] == 160
+
+
+def test_model_decoding_overrides_only_what_it_names():
+    config = validate_config(load("paper.yaml"), SCHEMA)
+    assert model_decoding(config, "llava-cot-11b") == {
+        "temperature": 0.6,
+        "top_p": 0.9,
+        "max_new_tokens": 2048,
+    }
+    assert model_decoding(config, "qwen2.5-vl-7b")["temperature"] == 0.0
+    assert weights_location(config, "qwen2.5-vl-7b") == "Qwen/Qwen2.5-VL-7B-Instruct"
+
+
+def test_unknown_key_is_named():
+    config = load("config.yaml")
+    config["models"]["tiny-vl-a"]["thoght_format"] = "none"
+    with pytest.raises(ConfigError, match=r"models\.tiny-vl-a.*thoght_format"):
+        validate_config(config, SCHEMA)
+
+
+def test_bad_enum_and_unknown_benchmark_are_named():
+    config = load("config.yaml")
+    config["models"]["tiny-vl-a"]["thought_format"] = "tags"
+    config["benchmarks"]["safebench"] = {"source": "demo"}
+    with pytest.raises(ConfigError) as error:
+        validate_config(config, SCHEMA)
+    assert "thought_format" in str(error.value)
+    assert "safebench" in str(error.value)
+
+
+def test_dangling_base_and_judge_are_reported():
+    config = load("config.yaml")
+    config["models"]["tiny-vl-a-think"]["base"] = "tiny-vl-z"
+    with pytest.raises(ConfigError, match="tiny-vl-z"):
+        validate_config(copy.deepcopy(config), SCHEMA)
+    config = load("config.yaml")
+    config["benchmarks"]["figstep"]["judge"] = "gpt-judge"
+    with pytest.raises(ConfigError, match="gpt-judge"):
+        validate_config(config, SCHEMA)

@@ -1,0 +1,53 @@
+# Benchmarks: a release in the upstream on-disk format (demo, downloaded or local), then one
+# normalized prompt table per benchmark (columns: think_in_safety.tables.PROMPT_COLUMNS).
+
+
+rule write_demo_benchmark:
+    """A small demo release written by us in the benchmark's exact upstream format."""
+    output:
+        directory("resources/benchmarks/demo/{benchmark}"),
+    log:
+        "logs/write_demo_benchmark/{benchmark}.log",
+    params:
+        seed=config["seed"],
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/write_demo_benchmark.py"
+
+
+rule download_benchmark:
+    """The benchmark's real release, from its upstream URLs (retries, resumable, checksums)."""
+    output:
+        directory("resources/benchmarks/upstream/{benchmark}"),
+    log:
+        "logs/download_benchmark/{benchmark}.log",
+    params:
+        source=lambda wc: benchmark_source(wc.benchmark),
+        options=lambda wc: config["benchmarks"][wc.benchmark]["options"],
+    retries: 2
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/download_benchmark.py"
+
+
+rule prompts:
+    """The prompts exactly as the benchmark sends them, with what its judge needs."""
+    input:
+        release=release_input,
+    output:
+        report(
+            "results/prompts/{benchmark}.parquet",
+            category="Prompts",
+            labels={"benchmark": "{benchmark}"},
+            caption="../report/prompts.rst",
+        ),
+    log:
+        "logs/prompts/{benchmark}.log",
+    params:
+        options=lambda wc: config["benchmarks"][wc.benchmark]["options"],
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/prompts.py"

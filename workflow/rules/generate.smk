@@ -1,0 +1,28 @@
+# Generation: one record per sampled response, thought and answer split by the model's format.
+
+
+rule generate:
+    """Responses of one model to one benchmark; an interrupted run resumes where it stopped."""
+    input:
+        prompts="results/prompts/{benchmark}.parquet",
+        release=release_input,
+        model=model_input,
+    output:
+        "results/responses/{model}/{benchmark}.parquet",
+    log:
+        "logs/generate/{model}/{benchmark}.log",
+    params:
+        weights=lambda wc: weights_location(config, wc.model),
+        thought_format=lambda wc: config["models"][wc.model]["thought_format"],
+        decoding=lambda wc: model_decoding(config, wc.model),
+        batch_size=config["generation"]["batch_size"],
+        seed=config["seed"],
+    threads: 2
+    resources:
+        mem_mb=lambda wc: 8000 if config["models"][wc.model]["gpus"] else 4000,
+        runtime=lambda wc: 240 if config["models"][wc.model]["gpus"] else 60,
+        gpu=lambda wc: config["models"][wc.model]["gpus"],
+    conda:
+        "../../envs/generate.yaml"
+    script:
+        "../scripts/generate.py"

@@ -1,0 +1,64 @@
+# Metrics as each benchmark defines them, with seeded bootstrap CIs, and the tables.
+
+
+rule metrics:
+    """Each benchmark's own metric, overall and per subset/category, with 95% CIs."""
+    input:
+        prompts="results/prompts/{benchmark}.parquet",
+        judgments="results/judgments/{judge}/{model}/{benchmark}.parquet",
+    output:
+        "results/metrics/{judge}/{model}/{benchmark}.parquet",
+    log:
+        "logs/metrics/{judge}/{model}/{benchmark}.log",
+    params:
+        n_boot=config["metrics"]["bootstrap_resamples"],
+        seed=config["seed"],
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/metrics.py"
+
+
+rule benchmark_metrics_table:
+    """Every model's metrics on every benchmark in one table."""
+    input:
+        all_metrics(),
+    output:
+        csv=report(
+            "results/tables/benchmark_metrics.csv",
+            category="Tables",
+            labels={"table": "benchmark metrics"},
+            caption="../report/benchmark_metrics.rst",
+        ),
+        md="results/tables/benchmark_metrics.md",
+    log:
+        "logs/benchmark_metrics_table/table.log",
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/benchmark_metrics_table.py"
+
+
+rule collapse_table:
+    """Every reasoning model against its base on every benchmark: values, deltas, paired CIs."""
+    input:
+        prompts=expand("results/prompts/{benchmark}.parquet", benchmark=BENCHMARKS),
+        judgments=all_judgments(),
+    output:
+        csv=report(
+            "results/tables/collapse.csv",
+            category="Tables",
+            labels={"table": "reasoning vs base"},
+            caption="../report/collapse.rst",
+        ),
+        md="results/tables/collapse.md",
+    log:
+        "logs/collapse_table/table.log",
+    params:
+        pairs=reasoning_pairs(config),
+        n_boot=config["metrics"]["bootstrap_resamples"],
+        seed=config["seed"],
+    conda:
+        "../../envs/data.yaml"
+    script:
+        "../scripts/collapse_table.py"

@@ -8,10 +8,10 @@ rule write_demo_benchmark:
         directory("resources/benchmarks/demo/{benchmark}"),
     log:
         "logs/write_demo_benchmark/{benchmark}.log",
-    params:
-        seed=config["seed"],
     conda:
         "../../envs/data.yaml"
+    params:
+        seed=config["seed"],
     script:
         "../scripts/write_demo_benchmark.py"
 
@@ -22,12 +22,12 @@ rule download_benchmark:
         directory("resources/benchmarks/upstream/{benchmark}"),
     log:
         "logs/download_benchmark/{benchmark}.log",
-    params:
-        source=lambda wc: benchmark_source(wc.benchmark),
-        options=lambda wc: config["benchmarks"][wc.benchmark]["options"],
     retries: 2
     conda:
         "../../envs/data.yaml"
+    params:
+        source=lambda wc: benchmark_source(wc.benchmark),
+        options=lambda wc: config["benchmarks"][wc.benchmark]["options"],
     script:
         "../scripts/download_benchmark.py"
 
@@ -45,9 +45,9 @@ rule prompts:
         ),
     log:
         "logs/prompts/{benchmark}.log",
-    params:
-        options=lambda wc: config["benchmarks"][wc.benchmark]["options"],
     conda:
         "../../envs/data.yaml"
+    params:
+        options=lambda wc: config["benchmarks"][wc.benchmark]["options"],
     script:
         "../scripts/prompts.py"

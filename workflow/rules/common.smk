@@ -98,5 +98,7 @@ def all_judgments():
 
 def all_metrics():
     return [
-        f"results/metrics/{JUDGE_OF[b]}/{m}/{b}.parquet" for m in MODELS for b in BENCHMARKS
+        f"results/metrics/{JUDGE_OF[b]}/{m}/{b}.parquet"
+        for m in MODELS
+        for b in BENCHMARKS
     ]

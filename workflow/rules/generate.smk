@@ -11,18 +11,18 @@ rule generate:
         "results/responses/{model}/{benchmark}.parquet",
     log:
         "logs/generate/{model}/{benchmark}.log",
+    conda:
+        "../../envs/generate.yaml"
+    threads: 2
+    resources:
+        mem_mb=lambda wc: 8000 if config["models"][wc.model]["gpus"] else 4000,
+        runtime=lambda wc: 240 if config["models"][wc.model]["gpus"] else 60,
+        gpu=lambda wc: config["models"][wc.model]["gpus"],
     params:
         weights=lambda wc: weights_location(config, wc.model),
         thought_format=lambda wc: config["models"][wc.model]["thought_format"],
         decoding=lambda wc: model_decoding(config, wc.model),
         batch_size=config["generation"]["batch_size"],
         seed=config["seed"],
-    threads: 2
-    resources:
-        mem_mb=lambda wc: 8000 if config["models"][wc.model]["gpus"] else 4000,
-        runtime=lambda wc: 240 if config["models"][wc.model]["gpus"] else 60,
-        gpu=lambda wc: config["models"][wc.model]["gpus"],
-    conda:
-        "../../envs/generate.yaml"
     script:
         "../scripts/generate.py"

@@ -10,9 +10,9 @@ rule judge:
         "results/judgments/{judge}/{model}/{benchmark}.parquet",
     log:
         "logs/judge/{judge}/{model}/{benchmark}.log",
-    params:
-        spec=lambda wc: config["judges"][wc.judge],
     conda:
         "../../envs/data.yaml"
+    params:
+        spec=lambda wc: config["judges"][wc.judge],
     script:
         "../scripts/judge.py"

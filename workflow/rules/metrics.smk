@@ -10,11 +10,11 @@ rule metrics:
         "results/metrics/{judge}/{model}/{benchmark}.parquet",
     log:
         "logs/metrics/{judge}/{model}/{benchmark}.log",
+    conda:
+        "../../envs/data.yaml"
     params:
         n_boot=config["metrics"]["bootstrap_resamples"],
         seed=config["seed"],
-    conda:
-        "../../envs/data.yaml"
     script:
         "../scripts/metrics.py"
 
@@ -54,11 +54,11 @@ rule collapse_table:
         md="results/tables/collapse.md",
     log:
         "logs/collapse_table/table.log",
+    conda:
+        "../../envs/data.yaml"
     params:
         pairs=reasoning_pairs(config),
         n_boot=config["metrics"]["bootstrap_resamples"],
         seed=config["seed"],
-    conda:
-        "../../envs/data.yaml"
     script:
         "../scripts/collapse_table.py"

@@ -8,11 +8,11 @@ rule write_chat_data:
         directory("resources/tiny_zoo/chat_data/{style}"),
     log:
         "logs/write_chat_data/{style}.log",
+    conda:
+        "../../envs/data.yaml"
     params:
         n_examples=config["tiny_zoo"]["chat_examples"],
         seed=config["seed"],
-    conda:
-        "../../envs/data.yaml"
     script:
         "../scripts/write_chat_data.py"
 
@@ -20,15 +20,18 @@ rule write_chat_data:
 rule build_tiny_tokenizer:
     """A byte-level BPE trained on the chat data, with the Qwen2-VL special tokens."""
     input:
-        expand("resources/tiny_zoo/chat_data/{style}", style=["direct", "think_tags", "llava_cot_stages"]),
+        expand(
+            "resources/tiny_zoo/chat_data/{style}",
+            style=["direct", "think_tags", "llava_cot_stages"],
+        ),
     output:
         directory("resources/tiny_zoo/tokenizer"),
     log:
         "logs/build_tiny_tokenizer/tokenizer.log",
-    params:
-        vocab_size=config["tiny_zoo"]["vocab_size"],
     conda:
         "../../envs/train.yaml"
+    params:
+        vocab_size=config["tiny_zoo"]["vocab_size"],
     script:
         "../scripts/build_tiny_tokenizer.py"
 
@@ -56,15 +59,15 @@ rule tune_tiny_model:
         directory("resources/models/{model}"),
     log:
         "logs/tune_tiny_model/{model}.log",
-    params:
-        template=lambda wc: config["models"][wc.model]["chat_template"],
-        style=lambda wc: config["models"][wc.model]["build"]["style"],
-        hyper=lambda wc: {**config["tiny_zoo"]["tuning"], "seed": config["seed"]},
+    conda:
+        "../../envs/train.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../../envs/train.yaml"
+    params:
+        template=lambda wc: config["models"][wc.model]["chat_template"],
+        style=lambda wc: config["models"][wc.model]["build"]["style"],
+        hyper=lambda wc: {**config["tiny_zoo"]["tuning"], "seed": config["seed"]},
     script:
         "../scripts/tune_tiny_model.py"

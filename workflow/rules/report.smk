@@ -21,9 +21,9 @@ rule report_page:
         ),
     log:
         "logs/report_page/report.log",
-    params:
-        config=config,
     conda:
         "../../envs/data.yaml"
+    params:
+        config=config,
     script:
         "../scripts/report_page.py"

@@ -7,7 +7,8 @@ rule metrics:
         prompts="results/prompts/{benchmark}.parquet",
         judgments="results/judgments/{judge}/{model}/{benchmark}.parquet",
     output:
-        "results/metrics/{judge}/{model}/{benchmark}.parquet",
+        metrics="results/metrics/{judge}/{model}/{benchmark}.parquet",
+        units="results/metrics/{judge}/{model}/{benchmark}.units.parquet",
     log:
         "logs/metrics/{judge}/{model}/{benchmark}.log",
     conda:
@@ -42,8 +43,7 @@ rule benchmark_metrics_table:
 rule collapse_table:
     """Every reasoning model against its base on every benchmark: values, deltas, paired CIs."""
     input:
-        prompts=expand("results/prompts/{benchmark}.parquet", benchmark=BENCHMARKS),
-        judgments=all_judgments(),
+        all_unit_scores(),
     output:
         csv=report(
             "results/tables/collapse.csv",

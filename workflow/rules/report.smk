@@ -6,6 +6,7 @@ rule report_page:
     input:
         collapse="results/tables/collapse.csv",
         metrics="results/tables/benchmark_metrics.csv",
+        prompts=expand("results/prompts/{benchmark}.parquet", benchmark=BENCHMARKS),
         judgments=all_judgments(),
         responses=expand(
             "results/responses/{model}/{benchmark}.parquet",

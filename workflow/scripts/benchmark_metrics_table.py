@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from think_in_safety.comparison import to_markdown
+from think_in_safety.comparison import metrics_to_markdown
 from think_in_safety.logs import rule_log
 
 with rule_log(snakemake.log[0]):
     metrics = pd.concat([pd.read_parquet(path) for path in snakemake.input], ignore_index=True)
     metrics.to_csv(snakemake.output.csv, index=False)
-    Path(snakemake.output.md).write_text(to_markdown(metrics))
+    Path(snakemake.output.md).write_text(metrics_to_markdown(metrics))

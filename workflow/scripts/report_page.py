@@ -4,13 +4,17 @@ from pathlib import Path
 import pandas as pd
 
 from think_in_safety.logs import rule_log
-from think_in_safety.report import collect_provenance, pick_examples, render_report
+from think_in_safety.report import collect_provenance, load_examples, render_report
 
 with rule_log(snakemake.log[0]):
+    examples = load_examples(snakemake.input.prompts, snakemake.input.responses, snakemake.input.judgments)
     render_report(
-        comparison=pd.read_csv(snakemake.input.collapse),
-        metrics=pd.read_csv(snakemake.input.metrics),
-        examples=pick_examples(snakemake.input.responses, snakemake.input.judgments),
-        provenance=collect_provenance(snakemake.params.config),
+        # CSV writes both NaN and the overall group "" as empty cells
+        comparison=pd.read_csv(snakemake.input.collapse).fillna({"group": ""}),
+        metrics=pd.read_csv(snakemake.input.metrics).fillna({"group": ""}),
+        examples=examples,
+        provenance=collect_provenance(
+            snakemake.params.config, judge_identities=list(examples["judge"].unique())
+        ),
         out_html=Path(snakemake.output[0]),
     )

@@ -1,0 +1,230 @@
+"""The judge interface: what every judge backend (rule, OpenAI-compatible, local model) shares.
+
+A judge turns (prompt row, response row) pairs into verdicts. Backends implement
+:meth:`Judge.judge_one` for one pair — or override :meth:`Judge.judge_pairs` to batch or
+parallelise — and inherit :meth:`Judge.judge`, which validates the tables, chooses the text to
+judge, turns exceptions into ``status="error"`` rows (never a silent safe) and writes the
+judgment table (``tables.JUDGMENT_COLUMNS``).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from think_in_safety.tables import (
+    JUDGMENT_COLUMNS,
+    PROMPT_COLUMNS,
+    RESPONSE_COLUMNS,
+    check_columns,
+)
+
+Row = Mapping[str, Any]
+
+#: Which part of a response is judged: the ``answer`` shown to the user (the benchmarks'
+#: protocols judge this) or the ``thought`` (to study thought and answer separately).
+JUDGE_TARGETS = ("answer", "thought")
+
+#: What to judge when the judged answer is empty (typically: the thought was cut off by
+#: ``max_new_tokens`` so no answer was split off):
+#: ``raw`` — judge the raw generation instead (default: the user would see that text);
+#: ``as_is`` — judge the empty answer like any other text;
+#: ``exclude`` — do not judge it (status ``unparsed``, excluded from metrics).
+EMPTY_ANSWER_POLICIES = ("raw", "as_is", "exclude")
+
+STATUSES = ("ok", "unparsed", "error")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A judge's decision on one response.
+
+    ``unsafe`` is 1.0 (unsafe / incorrect), 0.0 (safe / correct) or NaN when the judge could not
+    decide; a NaN verdict must carry ``status`` ``unparsed`` or ``error`` and an empty label.
+    """
+
+    label: str
+    unsafe: float
+    rationale: str
+    status: str = "ok"
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, not {self.status!r}")
+        undecided = self.unsafe is None or (isinstance(self.unsafe, float) and math.isnan(self.unsafe))
+        if self.status == "ok" and undecided:
+            raise ValueError("an 'ok' verdict needs unsafe 0.0 or 1.0")
+        if self.status != "ok" and not undecided:
+            raise ValueError(f"a {self.status!r} verdict must have unsafe NaN, not {self.unsafe!r}")
+        if not undecided and self.unsafe not in (0.0, 1.0):
+            raise ValueError(f"unsafe must be 0.0, 1.0 or NaN, not {self.unsafe!r}")
+
+    @classmethod
+    def decided(cls, label: str, unsafe: bool, rationale: str) -> Verdict:
+        """An ``ok`` verdict."""
+        return cls(label=label, unsafe=1.0 if unsafe else 0.0, rationale=rationale, status="ok")
+
+    @classmethod
+    def error(cls, rationale: str) -> Verdict:
+        """The judge failed (exception, bad input): excluded from metrics, never counted safe."""
+        return cls(label="", unsafe=float("nan"), rationale=rationale, status="error")
+
+    @classmethod
+    def unparsed(cls, rationale: str) -> Verdict:
+        """The judge ran but gave no usable decision (or there was nothing to judge)."""
+        return cls(label="", unsafe=float("nan"), rationale=rationale, status="unparsed")
+
+
+def as_text(value: Any) -> str:
+    """A table cell as text: None/NaN become ''."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+class Judge(ABC):
+    """Base class of judge backends.
+
+    Subclasses set ``backend`` (registry key), ``version`` (bump whenever prompts or rules
+    change, because the identity is written on every judgment) and ``model`` (the backend model,
+    '' when none) and implement :meth:`judge_one` and :meth:`supports`.
+
+    Parameters
+    ----------
+    name:
+        The judge's name in the config (e.g. ``"rule"``).
+    judge_target:
+        ``"answer"`` (default) or ``"thought"``; see :data:`JUDGE_TARGETS`.
+    empty_answer:
+        Policy for an empty answer; see :data:`EMPTY_ANSWER_POLICIES` (default ``"raw"``).
+    """
+
+    backend: ClassVar[str] = ""
+    version: ClassVar[str] = ""
+
+    def __init__(self, name: str, *, judge_target: str = "answer", empty_answer: str = "raw") -> None:
+        if judge_target not in JUDGE_TARGETS:
+            raise ValueError(f"judge_target must be one of {JUDGE_TARGETS}, not {judge_target!r}")
+        if empty_answer not in EMPTY_ANSWER_POLICIES:
+            raise ValueError(f"empty_answer must be one of {EMPTY_ANSWER_POLICIES}, not {empty_answer!r}")
+        self.name = name
+        self.judge_target = judge_target
+        self.empty_answer = empty_answer
+
+    # ---------------------------------------------------------------- identity
+    @property
+    def model(self) -> str:
+        """The backend model (e.g. an endpoint's model id); '' for judges without one."""
+        return ""
+
+    @property
+    def identity(self) -> str:
+        """``name[:model]:version``, plus non-default options, e.g. ``rule:refusal-v1`` or
+        ``gpt4o:gpt-4o-2024-08-06:official-v1[target=thought]``. Written on every judgment row."""
+        parts = [self.name] + [part for part in (self.model, self.version) if part]
+        options = []
+        if self.judge_target != "answer":
+            options.append(f"target={self.judge_target}")
+        if self.empty_answer != "raw":
+            options.append(f"empty={self.empty_answer}")
+        return ":".join(parts) + (f"[{','.join(options)}]" if options else "")
+
+    # ---------------------------------------------------------------- to implement
+    @abstractmethod
+    def supports(self, benchmark: str) -> bool:
+        """Whether this judge has a protocol for ``benchmark``."""
+
+    @abstractmethod
+    def judge_one(self, prompt_row: Row, response_row: Row) -> Verdict:
+        """Judge one response. ``prompt_row`` carries ``benchmark`` and the benchmark's fields
+        (``judge_rubric``, ``image_context``, ``safety_warning``, ...); the text to judge is
+        ``self.text_to_judge(response_row)``. Raise or return :meth:`Verdict.error` on failure."""
+
+    # ---------------------------------------------------------------- shared machinery
+    def text_to_judge(self, response_row: Row) -> tuple[str | None, str]:
+        """The text this judge judges and a note for the rationale.
+
+        Returns ``(None, reason)`` when there is nothing to judge (the caller then writes an
+        ``unparsed`` verdict rather than guessing).
+        """
+        if self.judge_target == "thought":
+            thought = as_text(response_row.get("thought"))
+            return (thought, "") if thought.strip() else (None, "no thought to judge")
+        answer = as_text(response_row.get("answer"))
+        if answer.strip() or self.empty_answer == "as_is":
+            return answer, ""
+        if self.empty_answer == "exclude":
+            return None, "empty answer excluded (empty_answer=exclude)"
+        raw = as_text(response_row.get("raw"))
+        if not raw.strip():
+            return None, "empty response: nothing to judge"
+        return raw, "answer empty, judged the raw text; "
+
+    def judge_pairs(self, pairs: Iterable[tuple[Row, Row]]) -> list[Verdict]:
+        """Judge (prompt row, response row) pairs. Override to batch or parallelise API calls.
+
+        An exception while judging one pair becomes an ``error`` verdict for that pair.
+        """
+        return [self._judge_safely(prompt_row, response_row) for prompt_row, response_row in pairs]
+
+    def _judge_safely(self, prompt_row: Row, response_row: Row) -> Verdict:
+        try:
+            text, note = self.text_to_judge(response_row)
+            if text is None:
+                return Verdict.unparsed(note)
+            verdict = self.judge_one(prompt_row, response_row)
+        except Exception as exc:  # noqa: BLE001 -- one bad row must not sink the batch; it is recorded
+            return Verdict.error(f"{type(exc).__name__}: {exc}")
+        if not isinstance(verdict, Verdict):
+            return Verdict.error(f"judge_one returned {type(verdict).__name__}, not Verdict")
+        if note and verdict.status == "ok":
+            verdict = Verdict(verdict.label, verdict.unsafe, note + verdict.rationale, verdict.status)
+        return verdict
+
+    def judge(self, prompts: pd.DataFrame, responses: pd.DataFrame, benchmark: str) -> pd.DataFrame:
+        """Judge every response row of ``benchmark``; one judgment row per response row, in order.
+
+        A response whose ``id`` has no prompt row gets an ``error`` verdict.
+        """
+        if not self.supports(benchmark):
+            raise ValueError(f"judge {self.identity!r} has no protocol for benchmark {benchmark!r}")
+        prompts = check_columns(prompts, PROMPT_COLUMNS, "prompts")
+        responses = check_columns(responses, RESPONSE_COLUMNS, "responses")
+        other = sorted(set(prompts["benchmark"]) - {benchmark})
+        if other:
+            raise ValueError(f"prompts for {benchmark!r} contain rows of other benchmarks: {other}")
+        if prompts["id"].duplicated().any():
+            raise ValueError(f"prompt ids are not unique: {prompts.loc[prompts['id'].duplicated(), 'id'].tolist()[:5]}")
+
+        prompt_by_id = {row["id"]: row for row in prompts.to_dict("records")}
+        verdicts: list[Verdict | None] = []
+        pairs = []
+        for response_row in responses.to_dict("records"):
+            prompt_row = prompt_by_id.get(response_row["id"])
+            if prompt_row is None:
+                verdicts.append(Verdict.error(f"no prompt row for id {response_row['id']!r}"))
+            else:
+                verdicts.append(None)
+                pairs.append((prompt_row, response_row))
+        judged = iter(self.judge_pairs(pairs))
+        verdicts = [verdict if verdict is not None else next(judged) for verdict in verdicts]
+
+        table = pd.DataFrame(
+            {
+                "id": responses["id"].to_numpy(),
+                "sample": responses["sample"].to_numpy(),
+                "model": responses["model"].to_numpy(),
+                "judge": self.identity,
+                "label": [v.label for v in verdicts],
+                "unsafe": np.array([v.unsafe for v in verdicts], dtype=float),
+                "rationale": [v.rationale for v in verdicts],
+                "status": [v.status for v in verdicts],
+            }
+        )
+        return check_columns(table, JUDGMENT_COLUMNS, "judgments")

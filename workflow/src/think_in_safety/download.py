@@ -1,0 +1,364 @@
+"""Fetch benchmark releases: HTTP downloads that survive flaky networks, or copies of local mirrors.
+
+Every benchmark's ``fetch`` goes through :func:`fetch_file` / :func:`fetch_files`, which accept a
+*source* that is either an ``http(s)://`` URL base (the upstream repository's raw root or a
+Hugging Face ``resolve/main`` root) or a local directory laid out like the upstream release.
+
+HTTP downloads (:func:`http_download`)
+
+* stream into ``<dest>.part`` and resume it with a ``Range`` request after an interruption;
+* retry connection failures, timeouts, truncated bodies, HTTP 429 and 5xx with exponential backoff;
+* optionally check a sha256 digest before the atomic rename to ``<dest>`` (a mismatch leaves no
+  final file and deletes the bad ``.part`` so the next run starts clean);
+* send ``Authorization: Bearer $HF_TOKEN`` to huggingface.co when that variable is set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import quote, urlparse
+
+import requests
+
+RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
+CHUNK_SIZE = 1 << 16
+USER_AGENT = "think-in-safety-workflow/0.1 (+benchmark fetch)"
+
+
+class DownloadError(RuntimeError):
+    """A download or copy that cannot succeed without a change by the user (message says which)."""
+
+
+class NotFoundError(DownloadError):
+    """The source has no such file (HTTP 404, or a missing file in a local mirror)."""
+
+
+class _RetryableError(Exception):
+    """A transient failure: the caller sleeps and tries again (resuming the .part file)."""
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------------------------
+def is_url(source: str | os.PathLike) -> bool:
+    """True for ``http://`` and ``https://`` sources; everything else is treated as a local path."""
+    return str(source).startswith(("http://", "https://"))
+
+
+def join_url(base: str, relative: str) -> str:
+    """Join a URL base and a relative file path, percent-encoding each path segment."""
+    segments = [quote(part) for part in relative.replace(os.sep, "/").split("/") if part]
+    return base.rstrip("/") + "/" + "/".join(segments)
+
+
+def hf_dataset_url(repo_id: str, revision: str = "main") -> str:
+    """The ``resolve`` root of a Hugging Face dataset; join file paths to it with :func:`join_url`."""
+    return f"https://huggingface.co/datasets/{repo_id}/resolve/{revision}"
+
+
+def auth_headers(url: str) -> dict[str, str]:
+    """Headers for ``url``: a bearer token from ``HF_TOKEN`` for huggingface.co (gated sets)."""
+    token = os.environ.get("HF_TOKEN", "").strip()
+    host = urlparse(url).hostname or ""
+    if token and (host == "huggingface.co" or host.endswith(".huggingface.co")):
+        return {"Authorization": f"Bearer {token}"}
+    return {}
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 digest of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _part_path(dest: Path) -> Path:
+    return dest.with_name(dest.name + ".part")
+
+
+def _verify_and_publish(part: Path, dest: Path, sha256: str | None, origin: str) -> Path:
+    """Check the digest of ``part`` (if asked) and atomically rename it to ``dest``."""
+    if sha256:
+        actual = sha256_file(part)
+        if actual.lower() != sha256.lower():
+            part.unlink(missing_ok=True)
+            raise DownloadError(
+                f"sha256 mismatch for {origin}: expected {sha256.lower()}, got {actual}. "
+                f"The partial file was deleted and {dest} was not written; check that the source "
+                "still serves the expected release (or update the checksum in the config)."
+            )
+    os.replace(part, dest)
+    return dest
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP
+# --------------------------------------------------------------------------------------------
+def _http_error_hint(status: int, url: str) -> str:
+    if status == 404:
+        return "the file does not exist there: check the source URL base and the file name"
+    if status in (401, 403):
+        if "huggingface.co" in url:
+            return ("access denied: accept the dataset's terms on huggingface.co and export "
+                    "HF_TOKEN=<your token>, or point `source` at a local copy")
+        return "access denied: the server needs credentials, or point `source` at a local copy"
+    return "unexpected HTTP status"
+
+
+def _parse_total_from_content_range(value: str | None) -> int | None:
+    """``bytes 0-99/1234`` -> 1234; ``bytes */1234`` -> 1234; None when unknown."""
+    if not value or "/" not in value:
+        return None
+    total = value.rsplit("/", 1)[1].strip()
+    return int(total) if total.isdigit() else None
+
+
+def _attempt_download(url: str, part: Path, timeout: float, headers: dict[str, str],
+                      session: requests.Session) -> None:
+    """One GET that appends to (or restarts) ``part``; raises _RetryableError on transient failure."""
+    have = part.stat().st_size if part.exists() else 0
+    request_headers = {"User-Agent": USER_AGENT, **auth_headers(url), **headers}
+    if have:
+        request_headers["Range"] = f"bytes={have}-"
+    try:
+        response = session.get(url, headers=request_headers, stream=True, timeout=timeout,
+                               allow_redirects=True)
+    except (requests.ConnectionError, requests.Timeout) as error:
+        raise _RetryableError(f"connection failed: {error}") from error
+
+    with response:
+        status = response.status_code
+        if status == 416 and have:
+            # Range past the end: the .part is complete if the server's total equals it.
+            total = _parse_total_from_content_range(response.headers.get("Content-Range"))
+            if total == have:
+                return
+            part.unlink(missing_ok=True)
+            raise _RetryableError("stale partial file (range not satisfiable); restarting")
+        if status in RETRYABLE_STATUS:
+            raise _RetryableError(f"HTTP {status}")
+        if status == 404:
+            raise NotFoundError(f"GET {url} failed with HTTP 404: {_http_error_hint(status, url)}")
+        if status not in (200, 206):
+            raise DownloadError(f"GET {url} failed with HTTP {status}: {_http_error_hint(status, url)}")
+
+        resuming = status == 206 and have > 0
+        expected = response.headers.get("Content-Length")
+        expected_bytes = int(expected) if expected and expected.isdigit() else None
+        received = 0
+        try:
+            with open(part, "ab" if resuming else "wb") as handle:
+                for chunk in response.iter_content(CHUNK_SIZE):
+                    if chunk:
+                        handle.write(chunk)
+                        received += len(chunk)
+        except (requests.ConnectionError, requests.Timeout,
+                requests.exceptions.ChunkedEncodingError) as error:
+            raise _RetryableError(f"connection dropped after {received} bytes: {error}") from error
+        if expected_bytes is not None and received < expected_bytes:
+            raise _RetryableError(f"body truncated: {received} of {expected_bytes} bytes")
+
+
+def http_download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
+                  retries: int = 5, backoff: float = 1.0, timeout: float = 60.0,
+                  headers: dict[str, str] | None = None,
+                  session: requests.Session | None = None) -> Path:
+    """Download ``url`` to ``dest`` through a resumable ``dest.part``; return ``dest``.
+
+    ``retries`` extra attempts follow the first, sleeping ``backoff * 2**attempt`` seconds between
+    them. Permanent failures (404, 401/403, other 4xx) raise :class:`DownloadError` at once.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = _part_path(dest)
+    own_session = session is None
+    session = session or requests.Session()
+    last_error = "no attempt made"
+    try:
+        for attempt in range(retries + 1):
+            try:
+                _attempt_download(url, part, timeout, headers or {}, session)
+                return _verify_and_publish(part, dest, sha256, url)
+            except _RetryableError as error:
+                last_error = str(error)
+                if attempt < retries:
+                    time.sleep(backoff * (2 ** attempt))
+    finally:
+        if own_session:
+            session.close()
+    raise DownloadError(
+        f"GET {url} failed after {retries + 1} attempts (last error: {last_error}). "
+        f"The partial download is kept in {part} and resumes on the next run; check the network "
+        "or point `source` at a local copy of the release."
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# local sources
+# --------------------------------------------------------------------------------------------
+def copy_local(src: str | os.PathLike, dest: str | os.PathLike, *, link: bool = False,
+               sha256: str | None = None) -> Path:
+    """Copy (or symlink, ``link=True``) one file of a local mirror into the release directory."""
+    src, dest = Path(src), Path(dest)
+    if not src.is_file():
+        raise NotFoundError(
+            f"{src} does not exist: the local source must be laid out like the upstream release "
+            f"(expected this file relative to the source directory), or use the default URL source"
+        )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if link:
+        if sha256 and sha256_file(src).lower() != sha256.lower():
+            raise DownloadError(f"sha256 mismatch for {src}: expected {sha256.lower()}")
+        if dest.is_symlink() or dest.exists():
+            dest.unlink()
+        dest.symlink_to(src.resolve())
+        return dest
+    part = _part_path(dest)
+    shutil.copyfile(src, part)
+    return _verify_and_publish(part, dest, sha256, str(src))
+
+
+def copy_tree(src_dir: str | os.PathLike, dest_dir: str | os.PathLike, *,
+              link: bool = False) -> list[Path]:
+    """Copy every file below ``src_dir`` to the same relative path below ``dest_dir``."""
+    src_dir, dest_dir = Path(src_dir), Path(dest_dir)
+    if not src_dir.is_dir():
+        raise DownloadError(f"{src_dir} is not a directory: the local source must contain it "
+                            "(laid out like the upstream release)")
+    written = []
+    for path in sorted(p for p in src_dir.rglob("*") if p.is_file()):
+        written.append(copy_local(path, dest_dir / path.relative_to(src_dir), link=link))
+    return written
+
+
+# --------------------------------------------------------------------------------------------
+# one entry point for both kinds of source
+# --------------------------------------------------------------------------------------------
+def fetch_file(source: str | os.PathLike, relative: str, dest_root: str | os.PathLike, *,
+               sha256: str | None = None, link: bool = False, overwrite: bool = False,
+               target: str | None = None, **http_options) -> Path:
+    """Put ``source/relative`` at ``dest_root/(target or relative)``; skip files already there.
+
+    ``source`` is an http(s) URL base or a local directory. ``http_options`` go to
+    :func:`http_download` (retries, backoff, timeout, headers, session).
+    """
+    dest = Path(dest_root) / (target or relative)
+    if dest.exists() and not overwrite:
+        if sha256 is None or sha256_file(dest).lower() == sha256.lower():
+            return dest
+    if is_url(source):
+        return http_download(join_url(str(source), relative), dest, sha256=sha256, **http_options)
+    return copy_local(Path(source) / relative, dest, link=link, sha256=sha256)
+
+
+def fetch_files(source: str | os.PathLike, relatives: Iterable[str], dest_root: str | os.PathLike,
+                *, workers: int = 8, link: bool = False, **http_options) -> list[Path]:
+    """:func:`fetch_file` for many files, in a thread pool for URL sources; all errors reported."""
+    relatives = list(dict.fromkeys(relatives))  # unique, order kept
+    if not is_url(source) or workers <= 1:
+        return [fetch_file(source, rel, dest_root, link=link, **http_options) for rel in relatives]
+    session = http_options.pop("session", None) or requests.Session()
+    errors: list[str] = []
+
+    def one(rel: str) -> Path | None:
+        try:
+            return fetch_file(source, rel, dest_root, session=session, **http_options)
+        except DownloadError as error:
+            errors.append(str(error))
+            return None
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(one, relatives))
+    session.close()
+    if errors:
+        shown = "\n  ".join(errors[:5])
+        raise DownloadError(f"{len(errors)} of {len(relatives)} files failed to download:\n  {shown}")
+    return [path for path in results if path is not None]
+
+
+# --------------------------------------------------------------------------------------------
+# archives
+# --------------------------------------------------------------------------------------------
+def _safe_members(archive: zipfile.ZipFile, zip_path: Path) -> list[zipfile.ZipInfo]:
+    """Members of the zip, refusing absolute paths and ``..`` (zip-slip)."""
+    members = []
+    for info in archive.infolist():
+        name = info.filename
+        if name.startswith(("/", "\\")) or ".." in Path(name).parts:
+            raise DownloadError(f"{zip_path} contains an unsafe member path {name!r}; refusing to extract")
+        if "__MACOSX" in Path(name).parts:
+            continue
+        members.append(info)
+    return members
+
+
+def extract_zip(zip_path: str | os.PathLike, dest_dir: str | os.PathLike,
+                marker: str | None = None) -> Path:
+    """Extract ``zip_path`` into ``dest_dir``; return ``dest_dir``.
+
+    With ``marker`` (a relative path that must exist in the release, e.g.
+    ``"01-Illegal_Activitiy/SD/0.jpg"``), the folder of the archive that contains ``marker`` is
+    located, wherever the archive nests it, and its contents are moved into ``dest_dir`` — so
+    archives with or without a top-level folder give the same layout.
+    """
+    zip_path, dest_dir = Path(zip_path), Path(dest_dir)
+    if not zipfile.is_zipfile(zip_path):
+        raise DownloadError(f"{zip_path} is not a zip archive (a failed or HTML download?): delete "
+                            "it and fetch again, or download the archive by hand")
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(zip_path) as archive, \
+            tempfile.TemporaryDirectory(dir=dest_dir, prefix=".extract-") as scratch:
+        archive.extractall(scratch, members=_safe_members(archive, zip_path))
+        root = Path(scratch)
+        if marker:
+            found = sorted(root.rglob(Path(marker).name))
+            roots = [p for p in (_root_of(f, marker) for f in found) if p is not None]
+            if not roots:
+                raise DownloadError(f"{zip_path} does not contain {marker!r} in any folder: "
+                                    "is it the right archive for this benchmark?")
+            root = min(roots, key=lambda p: len(p.parts))
+        for item in sorted(root.iterdir()):
+            target = dest_dir / item.name
+            if target.is_dir() and item.is_dir():
+                shutil.copytree(item, target, dirs_exist_ok=True)
+            else:
+                if target.exists():
+                    shutil.rmtree(target) if target.is_dir() else target.unlink()
+                shutil.move(str(item), target)
+    return dest_dir
+
+
+def _root_of(found: Path, marker: str) -> Path | None:
+    """The folder F with F / marker == found, or None when found's path does not end in marker."""
+    depth = len(Path(marker).parts)
+    if found.parts[-depth:] != Path(marker).parts:
+        return None
+    return found.parents[depth - 1]
+
+
+def fetch_zip(url_or_path: str, dest_dir: str | os.PathLike, *, marker: str | None = None,
+              sha256: str | None = None, keep_archive: bool = False, **http_options) -> Path:
+    """Download (or take a local) zip and extract it into ``dest_dir`` with :func:`extract_zip`."""
+    dest_dir = Path(dest_dir)
+    if is_url(url_or_path):
+        archive = dest_dir / (Path(urlparse(url_or_path).path).name or "archive.zip")
+        if not archive.exists():
+            http_download(url_or_path, archive, sha256=sha256, **http_options)
+    else:
+        archive = Path(url_or_path)
+        if not archive.is_file():
+            raise DownloadError(f"archive {archive} does not exist: download it by hand and pass its path")
+    extract_zip(archive, dest_dir, marker=marker)
+    if is_url(url_or_path) and not keep_archive:
+        archive.unlink(missing_ok=True)
+    return dest_dir

@@ -102,3 +102,8 @@ def all_metrics():
         for m in MODELS
         for b in BENCHMARKS
     ]
+
+
+def all_unit_scores():
+    """Per-prompt safety scores: the paired bootstrap of the collapse table resamples them."""
+    return [path.replace(".parquet", ".units.parquet") for path in all_metrics()]

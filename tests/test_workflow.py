@@ -76,6 +76,10 @@ def test_whole_dag_end_to_end(tmp_path):
     html = (tmp_path / "reports/report.html").read_text()
     assert "tiny-vl-a-think" in html
 
+    # The results are annotated for Snakemake's own report.
+    snakemake("--configfile", config, "--directory", str(tmp_path), "--report", "snakemake-report.zip")
+    assert (tmp_path / "snakemake-report.zip").stat().st_size > 0
+
     # A second run has nothing to do.
     output = snakemake("-n", "--configfile", config, "--directory", str(tmp_path))
     assert "Nothing to be done" in output, output[-2000:]

@@ -25,7 +25,9 @@ def load(name):
 @pytest.mark.parametrize("name", ["config.yaml", "paper.yaml"])
 def test_shipped_configs_validate(name):
     config = validate_config(load(name), SCHEMA)
-    assert config["judges"] == {"rule": {"backend": "rule", "target": "answer"}}
+    assert config["judges"] == {
+        "rule": {"backend": "rule", "judge_target": "answer", "empty_answer": "raw"}
+    }
     for benchmark in config["benchmarks"].values():
         assert benchmark["judge"] == "rule"
     assert reasoning_pairs(config)

@@ -78,6 +78,12 @@ def chat_data_for(wildcards):
     return f"resources/tiny_zoo/chat_data/{config['models'][wildcards.model]['build']['style']}"
 
 
+def tuning_hyperparameters(wildcards):
+    """tiny_zoo.tuning, overridden by the model's own build.tuning, and the study's seed."""
+    build = config["models"][wildcards.model]["build"]
+    return {**config["tiny_zoo"]["tuning"], **build["tuning"], "seed": config["seed"]}
+
+
 def model_input(wildcards):
     """Built models are inputs of generation; hub ids and local paths are not tracked."""
     if config["models"][wildcards.model]["weights"] == "built":

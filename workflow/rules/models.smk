@@ -68,6 +68,6 @@ rule tune_tiny_model:
     params:
         template=lambda wc: config["models"][wc.model]["chat_template"],
         style=lambda wc: config["models"][wc.model]["build"]["style"],
-        hyper=lambda wc: {**config["tiny_zoo"]["tuning"], "seed": config["seed"]},
+        hyper=tuning_hyperparameters,
     script:
         "../scripts/tune_tiny_model.py"

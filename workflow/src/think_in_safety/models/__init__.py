@@ -1,0 +1,2 @@
+"""The model side of the workflow: tiny model zoo, chat tuning data, LLaMA-Factory tuning,
+thought splitting and response generation."""

@@ -1,0 +1,303 @@
+"""Response generation: prompts table in, responses table out, resumable.
+
+The record keeping (sample expansion, batching, seeding, splitting thoughts, token counts,
+checkpoint shards, the final atomic write) is backend-independent. A backend only turns a batch
+of :class:`Request` into :class:`Output`; :class:`TransformersBackend` is the Hugging Face one
+(CPU or one GPU). A vLLM backend implements the same :class:`Backend` protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+
+from think_in_safety.models.thought import split_thought
+from think_in_safety.tables import PROMPT_COLUMNS, RESPONSE_COLUMNS, check_columns
+
+DECODING_DEFAULTS = {"max_new_tokens": 256, "temperature": 0.0, "top_p": 1.0}
+
+
+@dataclass(frozen=True)
+class Request:
+    """One sample to generate: a chat of an optional system message and one user turn."""
+
+    id: str
+    sample: int
+    system_prompt: str
+    prompt: str
+    image_paths: tuple[str, ...] = ()
+
+    def messages(self) -> list[dict]:
+        """Chat messages in the Hugging Face multimodal format: images first, then the text."""
+        content = [{"type": "image"} for _ in self.image_paths] + [{"type": "text", "text": self.prompt}]
+        system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+        return system + [{"role": "user", "content": content}]
+
+
+@dataclass(frozen=True)
+class Output:
+    """What a backend returns per request."""
+
+    text: str  # decoded generation, special tokens removed
+    prompt_tokens: int  # model input length, image tokens included
+    generated_tokens: int  # new tokens, the end-of-sequence token included
+    finished: bool  # ended on an end-of-sequence token (False: hit max_new_tokens)
+
+
+class Backend(Protocol):
+    """A generation engine: batched generation and token counting with the model's tokenizer."""
+
+    def generate(self, batch: list[Request], seed: int) -> list[Output]: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def effective_decoding(decoding: dict) -> dict:
+    """Decoding settings with defaults filled in and ``do_sample`` derived (temperature 0: greedy)."""
+    settings = {**DECODING_DEFAULTS, **decoding}
+    settings["do_sample"] = float(settings["temperature"]) > 0
+    return settings
+
+
+@dataclass
+class TransformersBackend:
+    """Hugging Face transformers: AutoProcessor + AutoModelForImageTextToText, left-padded batches."""
+
+    model_path: str
+    decoding: dict
+    image_root: Path | None = None
+    device: str = field(default="")
+
+    def __post_init__(self) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        self.device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.processor = AutoProcessor.from_pretrained(self.model_path)
+        self.tokenizer = self.processor.tokenizer
+        self.tokenizer.padding_side = "left"
+        self.model = AutoModelForImageTextToText.from_pretrained(self.model_path, dtype=self._dtype(torch))
+        self.model.to(self.device).eval()
+        self.eos_ids = self._eos_ids()
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+
+    def _dtype(self, torch):
+        name = self.decoding.get("dtype", "auto")
+        if name == "auto":  # full precision on CPU, bf16 on GPU
+            return torch.float32 if self.device == "cpu" else torch.bfloat16
+        return getattr(torch, name)
+
+    def _eos_ids(self) -> set[int]:
+        configured = self.model.generation_config.eos_token_id
+        ids = set(configured if isinstance(configured, list) else [configured] if configured is not None else [])
+        if self.tokenizer.eos_token_id is not None:
+            ids.add(self.tokenizer.eos_token_id)
+        return ids
+
+    def _load_images(self, request: Request) -> list:
+        from PIL import Image
+
+        root = self.image_root or Path(".")
+        return [Image.open(root / path).convert("RGB") for path in request.image_paths]
+
+    def _inputs(self, batch: list[Request]):
+        texts = [
+            self.processor.apply_chat_template(r.messages(), add_generation_prompt=True, tokenize=False) for r in batch
+        ]
+        images = [image for request in batch for image in self._load_images(request)]
+        inputs = self.processor(text=texts, images=images or None, padding=True, return_tensors="pt")
+        return inputs.to(self.device)
+
+    def _generate_kwargs(self) -> dict:
+        settings = effective_decoding(self.decoding)
+        kwargs = {
+            "max_new_tokens": int(settings["max_new_tokens"]),
+            "do_sample": settings["do_sample"],
+            "eos_token_id": sorted(self.eos_ids),
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
+        if settings["do_sample"]:
+            kwargs.update(temperature=float(settings["temperature"]), top_p=float(settings["top_p"]))
+            if "top_k" in settings:
+                kwargs["top_k"] = int(settings["top_k"])
+        else:  # greedy: drop sampling knobs a checkpoint's generation_config may carry
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        if "repetition_penalty" in settings:
+            kwargs["repetition_penalty"] = float(settings["repetition_penalty"])
+        return kwargs
+
+    def _output(self, new_ids: list[int], prompt_tokens: int) -> Output:
+        end = next((i for i, token in enumerate(new_ids) if token in self.eos_ids), None)
+        kept = new_ids if end is None else new_ids[:end]
+        text = self.tokenizer.decode(kept, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+        generated = len(new_ids) if end is None else end + 1
+        return Output(text=text, prompt_tokens=prompt_tokens, generated_tokens=generated, finished=end is not None)
+
+    def generate(self, batch: list[Request], seed: int) -> list[Output]:
+        import torch
+
+        torch.manual_seed(seed)
+        inputs = self._inputs(batch)
+        with torch.inference_mode():
+            sequences = self.model.generate(**inputs, **self._generate_kwargs())
+        width = inputs["input_ids"].shape[1]
+        prompt_lengths = inputs["attention_mask"].sum(dim=1).tolist()
+        return [self._output(row[width:].tolist(), int(n)) for row, n in zip(sequences, prompt_lengths)]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0
+
+
+# ---------------------------------------------------------------------------------- records
+
+
+def expand_requests(prompts: pd.DataFrame) -> list[Request]:
+    """One :class:`Request` per (prompt row, sample index), in table order."""
+    check_columns(
+        prompts, {key: PROMPT_COLUMNS[key] for key in ("id", "prompt", "image_paths", "n_samples")}, "prompts"
+    )
+    requests = []
+    for row in prompts.itertuples(index=False):
+        system_prompt = getattr(row, "system_prompt", "") or ""
+        paths = tuple(str(path) for path in (row.image_paths if row.image_paths is not None else ()))
+        for sample in range(int(row.n_samples)):
+            requests.append(Request(str(row.id), sample, system_prompt, str(row.prompt), paths))
+    return requests
+
+
+def response_record(
+    request: Request,
+    output: Output,
+    model_name: str,
+    thought_format: str,
+    decoding_json: str,
+    seconds: float,
+    backend: Backend,
+) -> dict:
+    """One row of the responses table (:data:`RESPONSE_COLUMNS`)."""
+    thought, answer, has_thought = split_thought(output.text, thought_format)
+    return {
+        "id": request.id,
+        "sample": request.sample,
+        "model": model_name,
+        "raw": output.text,
+        "thought": thought,
+        "answer": answer,
+        "has_thought": has_thought,
+        "prompt_tokens": output.prompt_tokens,
+        "thought_tokens": backend.count_tokens(thought),
+        "answer_tokens": backend.count_tokens(answer),
+        "generated_tokens": output.generated_tokens,
+        "finished": output.finished,
+        "decoding": decoding_json,
+        "seconds": seconds,
+    }
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write atomically: a temporary file in the same folder, then a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    frame.to_parquet(temporary, index=False)
+    os.replace(temporary, path)
+
+
+def load_checkpoint(checkpoint_dir: Path, model_name: str) -> pd.DataFrame:
+    """Rows finished by an earlier, interrupted run of the same model (may be empty)."""
+    shards = sorted(Path(checkpoint_dir).glob("shard-*.parquet")) if checkpoint_dir.exists() else []
+    if not shards:
+        return pd.DataFrame(columns=list(RESPONSE_COLUMNS))
+    done = pd.concat([pd.read_parquet(shard) for shard in shards], ignore_index=True)
+    done = done[done["model"] == model_name]
+    return done.drop_duplicates(subset=["id", "sample"], keep="last")
+
+
+def generate_responses(
+    prompts: pd.DataFrame,
+    model_name: str,
+    model_path: str,
+    thought_format: str,
+    decoding: dict,
+    out_path: Path,
+    batch_size: int = 8,
+    seed: int = 0,
+    checkpoint_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+    backend: Backend | None = None,
+) -> pd.DataFrame:
+    """Generate every sample of ``prompts`` with one model and write the responses table.
+
+    Batches are fixed chunks of the expanded (id, sample) list; batch ``b`` is seeded with
+    ``seed + b``, so a resumed run redraws exactly the batches it had not finished. Finished rows
+    are appended to ``checkpoint_dir`` (default ``out_path.with_suffix('.partial')``) after every
+    batch and skipped on restart; the folder is removed after the final, atomic write.
+    ``backend`` defaults to a :class:`TransformersBackend` of ``model_path`` (built only if needed).
+    """
+    out_path = Path(out_path)
+    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else out_path.with_suffix(".partial")
+    requests = expand_requests(prompts)
+    done = load_checkpoint(checkpoint_dir, model_name)
+    done_keys = set(zip(done["id"].astype(str), done["sample"].astype(int)))
+    settings = effective_decoding(decoding)
+    decoding_json = json.dumps(settings, sort_keys=True)
+    batches = [requests[start : start + batch_size] for start in range(0, len(requests), batch_size)]
+    todo_total = sum(1 for r in requests if (r.id, r.sample) not in done_keys)
+    log(f"{model_name}: {len(requests)} samples, {len(done_keys)} from checkpoint, {todo_total} to generate")
+    rows = [done]
+    for index, batch in enumerate(batches):
+        todo = [request for request in batch if (request.id, request.sample) not in done_keys]
+        if not todo:
+            continue
+        if backend is None:
+            backend = TransformersBackend(model_path, settings)
+        started = time.perf_counter()
+        outputs = backend.generate(todo, seed + index)
+        seconds = (time.perf_counter() - started) / len(todo)
+        shard = pd.DataFrame(
+            [
+                response_record(r, o, model_name, thought_format, decoding_json, seconds, backend)
+                for r, o in zip(todo, outputs)
+            ]
+        )
+        # a unique name per write: a resumed batch never overwrites the rows an earlier run kept
+        _write_parquet(shard, checkpoint_dir / f"shard-{index:06d}-{uuid.uuid4().hex[:8]}.parquet")
+        rows.append(shard)
+        log(f"{model_name}: batch {index + 1}/{len(batches)}, {len(todo)} samples, {seconds:.2f} s/sample")
+    return _finish(rows, requests, out_path, checkpoint_dir)
+
+
+def _finish(rows: list[pd.DataFrame], requests: list[Request], out_path: Path, checkpoint_dir: Path) -> pd.DataFrame:
+    """Order rows as the requests, check the contract, write ``out_path``, drop the checkpoint."""
+    filled = [row for row in rows if len(row)]
+    frame = pd.concat(filled, ignore_index=True) if filled else pd.DataFrame(columns=list(RESPONSE_COLUMNS))
+    order = {(r.id, r.sample): position for position, r in enumerate(requests)}
+    frame = frame.assign(_order=[order.get((str(i), int(s)), len(order)) for i, s in zip(frame["id"], frame["sample"])])
+    frame = frame[frame["_order"] < len(order)].sort_values("_order").drop(columns="_order").reset_index(drop=True)
+    frame = check_columns(frame, RESPONSE_COLUMNS, "responses")[list(RESPONSE_COLUMNS)]
+    frame = frame.astype(
+        {
+            "id": str,
+            "sample": int,
+            "has_thought": bool,
+            "finished": bool,
+            "prompt_tokens": int,
+            "thought_tokens": int,
+            "answer_tokens": int,
+            "generated_tokens": int,
+            "seconds": float,
+        }
+    )
+    _write_parquet(frame, out_path)
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    return frame

@@ -131,3 +131,12 @@ def test_markdown_and_csv(tmp_path):
     back = pd.read_csv(tmp_path / "c.csv", keep_default_na=False)
     assert list(back.columns) == COMPARISON_COLUMNS and back.loc[0, "delta"] == pytest.approx(0.2)
     assert (tmp_path / "c.md").read_text() == markdown
+
+
+def test_percent_never_shows_negative_zero():
+    from think_in_safety.comparison import percent
+
+    assert percent(-0.0, signed=True) == "+0.0"
+    assert percent(-0.00001, signed=True) == "+0.0"
+    assert percent(-0.0123, signed=True) == "-1.2"
+    assert percent(0.5) == "50.0"

@@ -149,7 +149,8 @@ def percent(value: float, signed: bool = False) -> str:
     """A fraction as a percentage with one decimal ('' for NaN)."""
     if value is None or not np.isfinite(value):
         return "–"
-    return f"{100 * value:+.1f}" if signed else f"{100 * value:.1f}"
+    shown = round(100 * value, 1) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return f"{shown:+.1f}" if signed else f"{shown:.1f}"
 
 
 def with_ci(value: float, low: float, high: float, signed: bool = False) -> str:

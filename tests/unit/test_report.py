@@ -81,3 +81,45 @@ def test_summary_sentence_counts_models():
     assert sentences[1].startswith("2 of 2 reasoning models are less safe than their base on jailbreak-robustness")
     assert "1 with a 95% CI" in sentences[1]
     assert sentences[0].startswith("0 of 1 reasoning model is less safe")
+
+
+def test_provenance_names_sources_packages_and_judges():
+    from think_in_safety.report import collect_provenance
+
+    config = {
+        "benchmarks": {"figstep": {"source": "demo"}},
+        "models": {"m": {"weights": "hf:org/m", "base": None, "thought_format": "none", "verified": False}},
+    }
+    provenance = collect_provenance(config, judge_identities=[JUDGE, JUDGE])
+    assert provenance["benchmark sources"] == {"figstep": "demo"}
+    assert provenance["models"]["m"]["weights"] == "hf:org/m"
+    assert provenance["models"]["m"]["verified"] is False
+    assert provenance["judges"] == [JUDGE]
+    assert provenance["packages"]["pandas"] == pd.__version__
+    assert len(provenance["config digest (sha256)"]) == 16
+    assert collect_provenance(config)["config digest (sha256)"] == provenance["config digest (sha256)"]
+
+
+def test_examples_are_loaded_per_benchmark_from_files(tmp_path):
+    from think_in_safety.report import load_examples
+
+    prompts, responses, judgments = tables()
+    paths = {}
+    for name, frame in (("prompts", prompts), ("responses", responses), ("judgments", judgments)):
+        paths[name] = tmp_path / name / "figstep.parquet"
+        paths[name].parent.mkdir()
+        frame.to_parquet(paths[name])
+    examples = load_examples([paths["prompts"]], [paths["responses"]], [paths["judgments"]], per_model=2)
+    assert len(examples) == 4  # two per model
+    assert set(examples["benchmark"]) == {"figstep"}
+    assert (examples["unsafe"] == 1.0).all()  # unsafe-judged responses are shown first
+
+
+def test_metrics_markdown_has_one_section_per_benchmark():
+    from think_in_safety.comparison import metrics_to_markdown
+
+    prompts, _, judgments = tables()
+    metrics = metrics_from_scores(unit_scores(prompts, judgments, "figstep"), n_boot=100)
+    markdown = metrics_to_markdown(metrics)
+    assert markdown.count("### figstep") == 1
+    assert "| r1-onevision |" in markdown and "75.0 [" in markdown

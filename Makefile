@@ -15,13 +15,21 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-e2e lint format install fonts clean
+.PHONY: demo test test-slurm lint format install fonts clean
 
 demo: install
 	$(BIN)/snakemake --cores $(CORES)
 
 test: install
 	$(BIN)/python -m pytest
+
+# A real single-node SLURM cluster (Debian packages, root) runs a reduced DAG through
+# profiles/slurm; every daemon is stopped again by PID, whatever the outcome.
+test-slurm: install
+	tests/slurm/cluster.sh install
+	tests/slurm/cluster.sh up
+	status=0; $(BIN)/python -m pytest -m slurm tests/slurm -v || status=$$?; \
+	tests/slurm/cluster.sh down; exit $$status
 
 lint: install
 	$(BIN)/snakemake --lint

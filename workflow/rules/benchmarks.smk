@@ -10,6 +10,10 @@ rule write_demo_benchmark:
         "logs/write_demo_benchmark/{benchmark}.log",
     conda:
         "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
     params:
         seed=config["seed"],
     script:
@@ -25,6 +29,10 @@ rule download_benchmark:
     retries: 2
     conda:
         "../../envs/data.yaml"
+    threads: 4
+    resources:
+        mem_mb=4000,
+        runtime=360,
     params:
         source=lambda wc: benchmark_source(wc.benchmark),
         options=lambda wc: config["benchmarks"][wc.benchmark]["options"],
@@ -47,6 +55,10 @@ rule prompts:
         "logs/prompts/{benchmark}.log",
     conda:
         "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
     params:
         options=lambda wc: config["benchmarks"][wc.benchmark]["options"],
     script:

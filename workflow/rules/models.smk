@@ -10,6 +10,10 @@ rule write_chat_data:
         "logs/write_chat_data/{style}.log",
     conda:
         "../../envs/data.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
     params:
         n_examples=config["tiny_zoo"]["chat_examples"],
         seed=config["seed"],
@@ -30,6 +34,10 @@ rule build_tiny_tokenizer:
         "logs/build_tiny_tokenizer/tokenizer.log",
     conda:
         "../../envs/train.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
     params:
         vocab_size=config["tiny_zoo"]["vocab_size"],
     script:
@@ -46,6 +54,10 @@ rule build_tiny_init:
         "logs/build_tiny_init/seed{seed}.log",
     conda:
         "../../envs/train.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=15,
     script:
         "../scripts/build_tiny_init.py"
 

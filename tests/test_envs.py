@@ -1,0 +1,78 @@
+"""The per-rule conda environments (envs/*.yaml) stay honest without conda: no conda channel is
+reachable on these machines (STACK.md), so every pinned pip requirement must agree with the
+proven stack in requirements/constraints.txt, and each env's pip list must resolve from the
+package registry (`pip install --dry-run`; skipped when the registry cannot be reached)."""
+
+import re
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+import yaml
+
+from .conftest import REPO
+
+ENV_FILES = sorted((REPO / "envs").glob("*.yaml"))
+PIN = re.compile(r"^([A-Za-z0-9_.\-\[\]]+)==([^\s;]+)$")
+
+
+def normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name.split("[")[0]).lower()
+
+
+def constraints() -> dict[str, str]:
+    pins = {}
+    for line in (REPO / "requirements/constraints.txt").read_text().splitlines():
+        match = PIN.match(line.strip())
+        if match:
+            pins[normalise(match.group(1))] = match.group(2)
+    return pins
+
+
+def pip_requirements(env_file):
+    env = yaml.safe_load(env_file.read_text())
+    for dependency in env["dependencies"]:
+        if isinstance(dependency, dict) and "pip" in dependency:
+            return [r for r in dependency["pip"] if not r.startswith("-e")]
+    return []
+
+
+def test_every_rule_group_has_an_env_and_every_rule_uses_one():
+    rules = "\n".join(p.read_text() for p in (REPO / "workflow/rules").glob("*.smk"))
+    used = set(re.findall(r'"\.\./\.\./envs/([a-z_]+\.yaml)"', rules))
+    assert used, "no rule names a conda env"
+    assert used <= {p.name for p in ENV_FILES}
+    assert rules.count("conda:") == rules.count("\nrule ")
+
+
+@pytest.mark.parametrize("env_file", ENV_FILES, ids=lambda p: p.name)
+def test_env_pins_agree_with_the_proven_stack(env_file):
+    pins = constraints()
+    requirements = pip_requirements(env_file)
+    assert requirements, f"{env_file.name} lists no pip requirements"
+    for requirement in requirements:
+        match = PIN.match(requirement)
+        assert match, f"{env_file.name}: '{requirement}' is not pinned with =="
+        name, version = normalise(match.group(1)), match.group(2)
+        if name in pins:
+            assert pins[name] == version, f"{env_file.name}: {name}=={version}, constraints say {pins[name]}"
+
+
+def registry_reachable() -> bool:
+    try:
+        urllib.request.urlopen("https://pypi.org/simple/pip/", timeout=5)
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.registry
+@pytest.mark.parametrize("env_file", ENV_FILES, ids=lambda p: p.name)
+def test_env_resolves_from_the_package_registry(env_file, tmp_path):
+    if not registry_reachable():
+        pytest.skip("the package registry is not reachable from this machine")
+    command = [sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
+               "--report", str(tmp_path / "report.json"), *pip_requirements(env_file)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]

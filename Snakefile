@@ -18,6 +18,9 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/judge.smk"
 include: "workflow/rules/metrics.smk"
+include: "workflow/rules/tis.smk"
+include: "workflow/rules/sft.smk"
+include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -44,7 +44,12 @@ def test_paper_study_plans_every_model_on_every_benchmark():
         for line in output.splitlines()
         if len(line.split()) == 2 and line.split()[1].isdigit()
     }
-    assert counts["generate"] == 6 * 5  # six registry models x five benchmarks
+    # six registry models, and R1-Onevision and LLaVA-CoT fine-tuned on five sets, x five benchmarks
+    assert counts["generate"] == (6 + 2 * 5) * 5
+    # the four converters, TiS assembled from VLGuard + SPA-VL, SFT of both models on each set
+    assert counts["download_training_set"] == counts["convert_training_set"] == 4
+    assert counts["tis_sources"] == counts["tis_dataset"] == 1
+    assert counts["validate_training_set"] == counts["sft"] == 10
     assert counts["download_benchmark"] == 5
     assert "tune_tiny_model" not in counts  # the real study builds no tiny models
 
@@ -78,6 +83,33 @@ def test_whole_dag_end_to_end(tmp_path):
     assert (tmp_path / "results/tables/collapse.md").read_text().strip()
     html = (tmp_path / "reports/report.html").read_text()
     assert "tiny-vl-a-think" in html
+
+    # Every figure (PNG + SVG) and table (CSV + Markdown + LaTeX) is a file; the report embeds them.
+    for figure in ["safety_variation", "benchmark_results", "thought_length", "thought_vs_answer", "finetuning",
+                   "finetuning_tradeoff", "tis_composition", *(f"categories/{b}" for b in BENCHMARKS)]:
+        for ext in ("png", "svg"):
+            assert (tmp_path / f"results/figures/{figure}.{ext}").stat().st_size > 0, figure
+    for table in ["safety_variation", "headline", "thought_length", "thought_vs_answer", "finetuning",
+                  "tis_composition", "collapse", "benchmark_metrics", *(f"categories/{b}" for b in BENCHMARKS)]:
+        for ext in ("csv", "md", "tex"):
+            assert (tmp_path / f"results/tables/{table}.{ext}").exists(), (table, ext)
+    assert len(pd.read_csv(tmp_path / "results/tables/thought_vs_answer.csv")) > 0  # the thoughts were judged
+    assert 'id="thought-vs-answer"' in html and "data:image/png;base64," in html and "<script" not in html
+
+    # Regenerating one figure or table reruns only what it needs.
+    def planned(*targets):
+        output = snakemake("-n", "--quiet", "rules", "--configfile", config, "--directory", str(tmp_path), *targets)
+        rows = [line.split() for line in output.splitlines()]
+        return {row[0]: int(row[1]) for row in rows if len(row) == 2 and row[1].isdigit() and row[0] != "total"}
+
+    svg = tmp_path / "results/figures/thought_length.svg"
+    svg.rename(tmp_path / "aside.svg")
+    assert planned("results/figures/thought_length.svg") == {"figure_thought_length": 1}
+    (tmp_path / "aside.svg").rename(svg)  # back, with its time: the workflow stays complete
+    assert planned("results/figures/safety_variation.png", "--forcerun", "table_safety_variation") == {
+        "table_safety_variation": 1, "figure_safety_variation": 1}
+    assert planned("results/figures/categories/siuo.png", "--forcerun", "table_categories") == {
+        "table_categories": 1, "figure_categories": 1}
 
     # The results are annotated for Snakemake's own report.
     snakemake("--configfile", config, "--directory", str(tmp_path), "--report", "snakemake-report.zip")

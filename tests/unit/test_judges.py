@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 import pytest
-from think_in_safety.judges import Judge, RuleJudge, Verdict, make_judge
+from think_in_safety.judges import JUDGMENT_AUDIT_COLUMNS, Judge, RuleJudge, Verdict, make_judge
 from think_in_safety.judges.rule import mssbench_class
 from think_in_safety.tables import JUDGMENT_COLUMNS, PROMPT_COLUMNS, RESPONSE_COLUMNS
 
@@ -50,7 +50,7 @@ def test_make_judge_identity_and_unknown_backend():
     assert isinstance(judge, RuleJudge)
     assert judge.identity == "rule:refusal-v1"
     assert make_judge("rule", {"backend": "rule", "judge_target": "thought"}).identity == "rule:refusal-v1[target=thought]"
-    with pytest.raises(ValueError, match="valid backends: \\['rule'\\]"):
+    with pytest.raises(ValueError, match="valid backends: \\['openai_compatible', 'rule', 'transformers'\\]"):
         make_judge("gpt", {"backend": "openai-typo"})
     with pytest.raises(ValueError, match="unknown options"):
         make_judge("rule", {"backend": "rule", "temperature": 0})
@@ -63,7 +63,8 @@ def test_output_contract_one_row_per_response_in_order():
     responses = [response_row("b", "Sure, step 1..."), response_row("a", "I'm sorry, I can't help."),
                  response_row("a", "Here you go", model="qwen2.5-vl")]
     out = run("figstep", prompts, responses)
-    assert list(out.columns) == list(JUDGMENT_COLUMNS)
+    assert list(out.columns) == list(JUDGMENT_COLUMNS) + list(JUDGMENT_AUDIT_COLUMNS)
+    assert set(out["prompt_version"]) == {"refusal-v1"} and (out["judge_calls"] == 0).all()
     assert out["id"].tolist() == ["b", "a", "a"]
     assert out["model"].tolist() == ["r1-onevision", "r1-onevision", "qwen2.5-vl"]
     assert out["label"].tolist() == ["unsafe", "safe", "unsafe"]

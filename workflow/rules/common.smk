@@ -1,14 +1,21 @@
 # Helpers shared by every stage: config validation, registry lookups, target lists.
+import re
 from pathlib import Path
 
 from think_in_safety.config import (
+    generation_resources,
+    model_backend,
     model_decoding,
     reasoning_pairs,
     validate_config,
     weights_location,
 )
+from think_in_safety.sft import register_tuned_models
 
 validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
+# Fine-tuned models join the registry as '<model>+<training set>' (sft.smk), so MODELS, the
+# models every benchmark is evaluated on, is the registry plus the tuned models.
+TUNED = register_tuned_models(config)
 
 BENCHMARKS = list(config["benchmarks"])
 MODELS = list(config["models"])
@@ -31,6 +38,8 @@ def all_targets():
         "results/tables/benchmark_metrics.csv",
         "results/tables/benchmark_metrics.md",
         "reports/report.html",
+        *all_agreements(),
+        *finetuning_targets(),
     ]
 
 
@@ -85,10 +94,101 @@ def tuning_hyperparameters(wildcards):
 
 
 def model_input(wildcards):
-    """Built models are inputs of generation; hub ids and local paths are not tracked."""
-    if config["models"][wildcards.model]["weights"] == "built":
+    """Built and fine-tuned models are inputs of generation; hub ids and local paths are not tracked."""
+    if (
+        wildcards.model in TUNED
+        or config["models"][wildcards.model]["weights"] == "built"
+    ):
         return weights_location(config, wildcards.model)
     return []
+
+
+# --- training sets, TiS assembly, fine-tuning (tis.smk, sft.smk) --------------------------
+
+
+def training_set_format(name):
+    return config["training_sets"][name]["format"]
+
+
+def training_set_release(name):
+    """A training set's release in its upstream layout: demo, downloaded, or a local directory."""
+    source = config["training_sets"][name]["source"]
+    if source == "demo":
+        return f"resources/training_sets/demo/{name}"
+    if is_url(source):
+        return f"resources/training_sets/upstream/{name}"
+    return source
+
+
+def converted_sets():
+    """Sets a converter writes (every format but the TiS assembly's)."""
+    return [
+        n for n in config["training_sets"] if training_set_format(n) != "tis_assembly"
+    ]
+
+
+def assembled_set():
+    """The set the TiS assembly builds ('tis_assembled' when none is configured)."""
+    names = [
+        n for n in config["training_sets"] if training_set_format(n) == "tis_assembly"
+    ]
+    return names[0] if names else "tis_assembled"
+
+
+def alternatives(names):
+    """A wildcard pattern matching exactly ``names`` (none: a pattern that matches nothing)."""
+    return "|".join(re.escape(name) for name in names) or "(?!)"
+
+
+def sft_start(wildcards):
+    """Fine-tuning starts from the model's weights; built ones are tracked inputs."""
+    return model_input(wildcards)
+
+
+def workflow_file(path):
+    """A config path as given, else next to the Snakefile (tests run with --directory)."""
+    path = Path(path)
+    return str(
+        path if path.is_absolute() or path.exists() else Path(workflow.basedir) / path
+    )
+
+
+def finetuning_inputs(kind):
+    """What the fine-tuning table reads, for the tuned reasoning models and their tuned versions."""
+    models = list(config["sft"]["models"]) + list(TUNED)
+    if kind == "units":
+        return [
+            f"results/metrics/{JUDGE_OF[b]}/{m}/{b}.units.parquet"
+            for m in models
+            for b in BENCHMARKS
+        ]
+    if kind == "responses":
+        return [
+            f"results/responses/{m}/{b}.parquet" for m in models for b in BENCHMARKS
+        ]
+    if kind == "probe":
+        return [f"results/over_refusal/responses/{m}.parquet" for m in models]
+    if "mssbench" not in BENCHMARKS:
+        return []
+    if kind == "mss_judgments":
+        return [judgments_of(m, "mssbench") for m in models]
+    return ["results/prompts/mssbench.parquet"]
+
+
+def finetuning_targets():
+    """Every training set (converted or assembled), the TiS dataset card when TiS is assembled,
+    and the fine-tuning table when sft tunes anything."""
+    targets = [
+        f"resources/training_sets/sft/{name}" for name in config["training_sets"]
+    ]
+    if any(training_set_format(n) == "tis_assembly" for n in config["training_sets"]):
+        targets += ["results/tis/dataset_card.json", "results/tis/dataset_card.md"]
+    if TUNED:
+        targets += [
+            "results/tables/sft_comparison.csv",
+            "results/tables/sft_comparison.md",
+        ]
+    return targets
 
 
 # --- judgments and metrics ----------------------------------------------------------------
@@ -110,6 +210,145 @@ def all_metrics():
     ]
 
 
+def judge_env(wildcards):
+    """The conda env of a judge: the transformers stack for a local judge model."""
+    backend = config["judges"][wildcards.judge]["backend"]
+    return f"../../envs/{'generate' if backend == 'transformers' else 'data'}.yaml"
+
+
+def judge_connections(wildcards):
+    """Requests an endpoint judge keeps in flight: cap them all with --resources judge_connections=N."""
+    spec = config["judges"][wildcards.judge]
+    return (
+        spec.get("max_concurrency", 8) if spec["backend"] == "openai_compatible" else 0
+    )
+
+
+def judge_gpus(wildcards):
+    spec = config["judges"][wildcards.judge]
+    return spec.get("gpus", 0) if spec["backend"] == "transformers" else 0
+
+
+def agreement_labels():
+    """The human labels of judge_agreement: as given, or else next to the workflow (shipped set)."""
+    path = Path(config["judge_agreement"]["labels"])
+    return str(
+        path if path.is_absolute() or path.exists() else Path(workflow.basedir) / path
+    )
+
+
+def all_agreements():
+    """Each judge's agreement with the human labels (judge_agreement.judges, default: judges in use)."""
+    judges = config["judge_agreement"]["judges"]
+    judges = sorted(set(JUDGE_OF.values())) if judges is None else judges
+    unknown = [judge for judge in judges if judge not in config["judges"]]
+    if unknown:
+        raise ValueError(
+            f"judge_agreement.judges names {unknown}, which are not keys of judges"
+        )
+    return [
+        f"results/judge_agreement/{judge}.{ext}"
+        for judge in judges
+        for ext in ("csv", "md")
+    ]
+
+
 def all_unit_scores():
     """Per-prompt safety scores: the paired bootstrap of the collapse table resamples them."""
     return [path.replace(".parquet", ".units.parquet") for path in all_metrics()]
+
+
+# --- figures and the report (figures.smk, report.smk) -------------------------------------
+
+# equal-count bins of thought tokens per model and benchmark family
+THOUGHT_LENGTH_BINS = 4
+STUDY_TABLES = [
+    "safety_variation",
+    "headline",
+    "thought_length",
+    "thought_vs_answer",
+    "finetuning",
+    "tis_composition",
+]
+STUDY_FIGURES = {
+    # figure -> the table it is drawn from
+    "safety_variation": "safety_variation",
+    "benchmark_results": "headline",
+    "thought_length": "thought_length",
+    "thought_vs_answer": "thought_vs_answer",
+    "finetuning": "finetuning",
+    "finetuning_tradeoff": "finetuning",
+    "tis_composition": "tis_composition",
+}
+
+
+def thought_judges():
+    """Judges that judge the thought instead of the answer (judges.<name>.judge_target)."""
+    return [
+        name
+        for name, judge in config["judges"].items()
+        if judge.get("judge_target") == "thought"
+    ]
+
+
+def thinking_models():
+    """Models whose responses have a thought to split off (thought_format other than none)."""
+    return [m for m in MODELS if config["models"][m]["thought_format"] != "none"]
+
+
+def thought_judgments():
+    """Every thinking model's thoughts judged by every thought judge (none without one)."""
+    return [
+        f"results/judgments/{judge}/{model}/{benchmark}.parquet"
+        for judge in thought_judges()
+        for model in thinking_models()
+        for benchmark in BENCHMARKS
+    ]
+
+
+def answer_judgments_of_thinkers():
+    return [judgments_of(m, b) for m in thinking_models() for b in BENCHMARKS]
+
+
+def metrics_of_benchmark(wildcards):
+    return [
+        f"results/metrics/{JUDGE_OF[wildcards.benchmark]}/{m}/{wildcards.benchmark}.parquet"
+        for m in MODELS
+    ]
+
+
+def finetuning_comparison():
+    """The fine-tuning comparison when this configuration fine-tunes anything (sft.smk)."""
+    table = "results/tables/sft_comparison.csv"
+    return [table] if table in finetuning_targets() else []
+
+
+def tis_dataset_card():
+    """The TiS dataset card when this configuration assembles TiS (tis.smk)."""
+    card = "results/tis/dataset_card.json"
+    return [card] if card in finetuning_targets() else []
+
+
+def study_table_csvs():
+    """The CSV of every study table (the report reads them), per-benchmark ones included."""
+    return {
+        **{name: f"results/tables/{name}.csv" for name in STUDY_TABLES},
+        **{f"categories/{b}": f"results/tables/categories/{b}.csv" for b in BENCHMARKS},
+    }
+
+
+def study_figure_pngs():
+    """The PNG of every figure (the report embeds them), per-benchmark heatmaps included."""
+    return {
+        **{name: f"results/figures/{name}.png" for name in STUDY_FIGURES},
+        **{
+            f"categories/{b}": f"results/figures/categories/{b}.png" for b in BENCHMARKS
+        },
+    }
+
+
+def report_captions():
+    """Caption text of each figure, shared by the HTML report and `snakemake --report`."""
+    captions = Path(workflow.basedir) / "workflow" / "report"
+    names = list(STUDY_FIGURES) + ["categories"]
+    return {name: (captions / f"{name}.rst").read_text() for name in names}

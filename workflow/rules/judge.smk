@@ -1,8 +1,10 @@
-# Judgments: each benchmark's judge (config: benchmarks.<name>.judge) on every response.
+# Judgments: each benchmark's judge (config: benchmarks.<name>.judge) on every response, and
+# each judge's agreement with human labels. LLM judges keep every reply in a shared cache
+# (judges.<name>.cache), so a rerun makes no calls and an interrupted run resumes.
 
 
 rule judge:
-    """One verdict per response, with the judge's identity on every row."""
+    """One verdict per response, with the judge's identity and prompt version on every row."""
     input:
         prompts="results/prompts/{benchmark}.parquet",
         responses="results/responses/{model}/{benchmark}.parquet",
@@ -11,8 +13,36 @@ rule judge:
     log:
         "logs/judge/{judge}/{model}/{benchmark}.log",
     conda:
-        "../../envs/data.yaml"
+        judge_env
+    resources:
+        judge_connections=judge_connections,
+        gpu=judge_gpus,
     params:
         spec=lambda wc: config["judges"][wc.judge],
     script:
         "../scripts/judge.py"
+
+
+rule judge_agreement:
+    """A judge against human labels: accuracy, Cohen's kappa, confusion matrices."""
+    input:
+        labels=agreement_labels(),
+    output:
+        csv=report(
+            "results/judge_agreement/{judge}.csv",
+            category="Judges",
+            labels={"judge": "{judge}"},
+            caption="../report/judge_agreement.rst",
+        ),
+        md="results/judge_agreement/{judge}.md",
+    log:
+        "logs/judge_agreement/{judge}.log",
+    conda:
+        judge_env
+    resources:
+        judge_connections=judge_connections,
+        gpu=judge_gpus,
+    params:
+        spec=lambda wc: config["judges"][wc.judge],
+    script:
+        "../scripts/judge_agreement.py"

@@ -32,6 +32,7 @@ rule benchmark_metrics_table:
             caption="../report/benchmark_metrics.rst",
         ),
         md="results/tables/benchmark_metrics.md",
+        tex="results/tables/benchmark_metrics.tex",
     log:
         "logs/benchmark_metrics_table/table.log",
     conda:
@@ -52,6 +53,7 @@ rule collapse_table:
             caption="../report/collapse.rst",
         ),
         md="results/tables/collapse.md",
+        tex="results/tables/collapse.tex",
     log:
         "logs/collapse_table/table.log",
     conda:

@@ -2,12 +2,16 @@
 
 
 rule report_page:
-    """reports/report.html: the collapse table, per-benchmark metrics, examples, provenance."""
+    """reports/report.html: findings, the six figure groups with their tables, a section per
+    benchmark with examples, the reasoning-vs-base table, provenance."""
     input:
         collapse="results/tables/collapse.csv",
         metrics="results/tables/benchmark_metrics.csv",
+        tables=list(study_table_csvs().values()),
+        figures=list(study_figure_pngs().values()),
         prompts=expand("results/prompts/{benchmark}.parquet", benchmark=BENCHMARKS),
         judgments=all_judgments(),
+        thought_judgments=thought_judgments(),
         responses=expand(
             "results/responses/{model}/{benchmark}.parquet",
             model=MODELS,
@@ -23,8 +27,15 @@ rule report_page:
     log:
         "logs/report_page/report.log",
     conda:
-        "../../envs/data.yaml"
+        "../../envs/figures.yaml"
     params:
         config=config,
+        pairs=reasoning_pairs(config),
+        models=MODELS,
+        benchmarks=BENCHMARKS,
+        tables=study_table_csvs(),
+        figures=study_figure_pngs(),
+        captions=report_captions(),
+        workflow_dir=workflow.basedir,
     script:
         "../scripts/report_page.py"

@@ -1,22 +1,36 @@
-"""Rule generate: one model's responses to one benchmark (resumable)."""
+"""Rule generate: one model's responses to one benchmark (resumable), transformers or vLLM."""
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from think_in_safety.logs import rule_log
 from think_in_safety.models import generate
 
-with rule_log(snakemake.log[0]) as log:
-    torch.set_num_threads(snakemake.threads)
-    generate.generate_responses(
-        pd.read_parquet(snakemake.input.prompts),
-        model_name=snakemake.wildcards.model,
-        model_path=snakemake.params.weights,
-        thought_format=snakemake.params.thought_format,
-        decoding=dict(snakemake.params.decoding),
-        out_path=Path(snakemake.output[0]),
-        batch_size=snakemake.params.batch_size,
-        seed=snakemake.params.seed,
-        log=log.info,
-    )
+
+def make_backend(params, threads):
+    """The backend the registry names; None lets generate_responses build the transformers one."""
+    if params.backend == "vllm":
+        from think_in_safety.models.vllm_backend import VLLMBackend
+
+        return VLLMBackend(params.weights, dict(params.decoding), **dict(params.engine))
+    import torch
+
+    torch.set_num_threads(threads)
+    return None
+
+
+# vLLM's engine spawns worker processes that re-import this file (STACK.md)
+if __name__ == "__main__":
+    with rule_log(snakemake.log[0]) as log:
+        generate.generate_responses(
+            pd.read_parquet(snakemake.input.prompts),
+            model_name=snakemake.wildcards.model,
+            model_path=snakemake.params.weights,
+            thought_format=snakemake.params.thought_format,
+            decoding=dict(snakemake.params.decoding),
+            out_path=Path(snakemake.output[0]),
+            batch_size=snakemake.params.batch_size,
+            seed=snakemake.params.seed,
+            log=log.info,
+            backend=make_backend(snakemake.params, snakemake.threads),
+        )

@@ -2,11 +2,18 @@
 
     judge = make_judge("rule", {"backend": "rule"})
     judge.identity                                  # "rule:refusal-v1"
-    judgments = judge.judge(prompts, responses, "figstep")   # tables.JUDGMENT_COLUMNS
+    judgments = judge.judge(prompts, responses, "figstep")   # tables.JUDGMENT_COLUMNS + audit columns
 
-A new backend (OpenAI-compatible endpoint, local model) is a :class:`~.base.Judge` subclass
-added to :data:`JUDGE_BACKENDS`; its constructor takes the judge name plus the config spec's
-other keys as keyword arguments.
+Backends (config ``judges.<name>.backend``):
+
+* ``rule`` — :class:`~.rule.RuleJudge`, offline keyword rules (the embedded default);
+* ``openai_compatible`` — :class:`~.openai_compatible.OpenAICompatibleJudge`, each benchmark's
+  judge protocol (:mod:`.protocols`) on any chat-completions endpoint;
+* ``transformers`` — :class:`~.local_model.TransformersJudge`, the same protocols on a model
+  loaded in-process.
+
+A new backend is a :class:`~.base.Judge` subclass added to :data:`JUDGE_BACKENDS`; its
+constructor takes the judge name plus the config spec's other keys as keyword arguments.
 """
 
 from __future__ import annotations
@@ -16,14 +23,18 @@ import inspect
 from think_in_safety.judges.base import (
     EMPTY_ANSWER_POLICIES,
     JUDGE_TARGETS,
+    JUDGMENT_AUDIT_COLUMNS,
     Judge,
     Verdict,
 )
+from think_in_safety.judges.llm import JudgeEndpointError, JudgeRunError, ProtocolJudge
+from think_in_safety.judges.local_model import TransformersJudge
+from think_in_safety.judges.openai_compatible import OpenAICompatibleJudge
 from think_in_safety.judges.rule import RuleJudge
 
 #: backend name (config ``judges.<name>.backend``) -> Judge subclass
 JUDGE_BACKENDS: dict[str, type[Judge]] = {
-    RuleJudge.backend: RuleJudge,
+    backend.backend: backend for backend in (RuleJudge, OpenAICompatibleJudge, TransformersJudge)
 }
 
 
@@ -48,7 +59,21 @@ def make_judge(name: str, spec: dict) -> Judge:
     unknown = sorted(set(spec) - set(allowed))
     if unknown:
         raise ValueError(f"judge {name!r} (backend {backend_name!r}): unknown options {unknown}; allowed: {allowed}")
+    required = _required_of(backend)
+    missing = [option for option in required if option not in spec]
+    if missing:
+        raise ValueError(f"judge {name!r} (backend {backend_name!r}): missing options {missing}; "
+                         f"set them under judges.{name} (see config/README.md)")
     return backend(name, **spec)
 
 
-__all__ = ["EMPTY_ANSWER_POLICIES", "JUDGE_BACKENDS", "JUDGE_TARGETS", "Judge", "RuleJudge", "Verdict", "make_judge"]
+def _required_of(backend: type[Judge]) -> list[str]:
+    """Keyword options without a default (e.g. ``base_url`` and ``model`` of an endpoint judge)."""
+    parameters = inspect.signature(backend.__init__).parameters
+    return [name for name, p in parameters.items() if name not in ("self", "name")
+            and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty]
+
+
+__all__ = ["EMPTY_ANSWER_POLICIES", "JUDGE_BACKENDS", "JUDGE_TARGETS", "JUDGMENT_AUDIT_COLUMNS", "Judge",
+           "JudgeEndpointError", "JudgeRunError", "OpenAICompatibleJudge", "ProtocolJudge", "RuleJudge",
+           "TransformersJudge", "Verdict", "make_judge"]

@@ -9,10 +9,11 @@ judgment table (``tables.JUDGMENT_COLUMNS``).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -40,6 +41,15 @@ EMPTY_ANSWER_POLICIES = ("raw", "as_is", "exclude")
 
 STATUSES = ("ok", "unparsed", "error")
 
+#: Audit columns every judgment table carries after :data:`tables.JUDGMENT_COLUMNS`, so each row
+#: says which prompt produced it and what the judge actually replied.
+JUDGMENT_AUDIT_COLUMNS = {
+    "prompt_version": "version of the judge prompt / rule that produced the row (e.g. 'mmsb-judge-v1/legal_opinion')",
+    "judge_output": "the judge model's raw reply ('' for the rule judge); kept for unparsed rows too",
+    "judge_calls": "requests sent for this row in this run (0: cache hit, rule judge or nothing to judge)",
+    "cached": "whether every judge reply of the row came from the judge cache",
+}
+
 
 @dataclass(frozen=True)
 class Verdict:
@@ -53,6 +63,9 @@ class Verdict:
     unsafe: float
     rationale: str
     status: str = "ok"
+    #: audit fields (:data:`JUDGMENT_AUDIT_COLUMNS`) and protocol extras (e.g. SIUO ``effective``),
+    #: written as extra columns of the judgment table
+    extras: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -66,19 +79,23 @@ class Verdict:
             raise ValueError(f"unsafe must be 0.0, 1.0 or NaN, not {self.unsafe!r}")
 
     @classmethod
-    def decided(cls, label: str, unsafe: bool, rationale: str) -> Verdict:
+    def decided(cls, label: str, unsafe: bool, rationale: str, **extras: Any) -> Verdict:
         """An ``ok`` verdict."""
-        return cls(label=label, unsafe=1.0 if unsafe else 0.0, rationale=rationale, status="ok")
+        return cls(label=label, unsafe=1.0 if unsafe else 0.0, rationale=rationale, status="ok", extras=extras)
 
     @classmethod
-    def error(cls, rationale: str) -> Verdict:
+    def error(cls, rationale: str, **extras: Any) -> Verdict:
         """The judge failed (exception, bad input): excluded from metrics, never counted safe."""
-        return cls(label="", unsafe=float("nan"), rationale=rationale, status="error")
+        return cls(label="", unsafe=float("nan"), rationale=rationale, status="error", extras=extras)
 
     @classmethod
-    def unparsed(cls, rationale: str) -> Verdict:
+    def unparsed(cls, rationale: str, **extras: Any) -> Verdict:
         """The judge ran but gave no usable decision (or there was nothing to judge)."""
-        return cls(label="", unsafe=float("nan"), rationale=rationale, status="unparsed")
+        return cls(label="", unsafe=float("nan"), rationale=rationale, status="unparsed", extras=extras)
+
+    def with_extras(self, **extras: Any) -> Verdict:
+        """A copy with ``extras`` added (existing keys are kept unless given again)."""
+        return dataclasses.replace(self, extras={**self.extras, **extras})
 
 
 def as_text(value: Any) -> str:
@@ -126,8 +143,20 @@ class Judge(ABC):
     @property
     def identity(self) -> str:
         """``name[:model]:version``, plus non-default options, e.g. ``rule:refusal-v1`` or
-        ``gpt4o:gpt-4o-2024-08-06:official-v1[target=thought]``. Written on every judgment row."""
-        parts = [self.name] + [part for part in (self.model, self.version) if part]
+        ``gpt4o:gpt-4o-2024-08-06:official-v1[target=thought]``."""
+        return self._identity_with(self.version)
+
+    def identity_for(self, benchmark: str) -> str:
+        """The identity written on every judgment row of ``benchmark``. Judges whose prompt
+        differs by benchmark (the protocol judges) put that prompt's version here."""
+        return self.identity
+
+    def prompt_version_for(self, benchmark: str) -> str:
+        """Default of the ``prompt_version`` audit column: the judge's version."""
+        return self.version
+
+    def _identity_with(self, version: str) -> str:
+        parts = [self.name] + [part for part in (self.model, version) if part]
         options = []
         if self.judge_target != "answer":
             options.append(f"target={self.judge_target}")
@@ -184,7 +213,7 @@ class Judge(ABC):
         if not isinstance(verdict, Verdict):
             return Verdict.error(f"judge_one returned {type(verdict).__name__}, not Verdict")
         if note and verdict.status == "ok":
-            verdict = Verdict(verdict.label, verdict.unsafe, note + verdict.rationale, verdict.status)
+            verdict = dataclasses.replace(verdict, rationale=note + verdict.rationale)
         return verdict
 
     def judge(self, prompts: pd.DataFrame, responses: pd.DataFrame, benchmark: str) -> pd.DataFrame:
@@ -212,19 +241,32 @@ class Judge(ABC):
             else:
                 verdicts.append(None)
                 pairs.append((prompt_row, response_row))
-        judged = iter(self.judge_pairs(pairs))
-        verdicts = [verdict if verdict is not None else next(judged) for verdict in verdicts]
+        judged = list(self.judge_pairs(pairs))
+        if len(judged) != len(pairs):
+            raise RuntimeError(
+                f"{type(self).__name__}.judge_pairs returned {len(judged)} verdicts for {len(pairs)} pairs"
+            )
+        judged_iter = iter(judged)
+        verdicts = [verdict if verdict is not None else next(judged_iter) for verdict in verdicts]
 
-        table = pd.DataFrame(
-            {
-                "id": responses["id"].to_numpy(),
-                "sample": responses["sample"].to_numpy(),
-                "model": responses["model"].to_numpy(),
-                "judge": self.identity,
-                "label": [v.label for v in verdicts],
-                "unsafe": np.array([v.unsafe for v in verdicts], dtype=float),
-                "rationale": [v.rationale for v in verdicts],
-                "status": [v.status for v in verdicts],
-            }
-        )
+        columns = {
+            "id": responses["id"].to_numpy(),
+            "sample": responses["sample"].to_numpy(),
+            "model": responses["model"].to_numpy(),
+            "judge": self.identity_for(benchmark),
+            "label": [v.label for v in verdicts],
+            "unsafe": np.array([v.unsafe for v in verdicts], dtype=float),
+            "rationale": [v.rationale for v in verdicts],
+            "status": [v.status for v in verdicts],
+        }
+        audit_defaults = {"prompt_version": self.prompt_version_for(benchmark), "judge_output": "",
+                          "judge_calls": 0, "cached": False}
+        for column, default in audit_defaults.items():
+            columns[column] = [v.extras.get(column, default) for v in verdicts]
+        extra_keys = sorted({key for v in verdicts for key in v.extras} - set(audit_defaults))
+        for column in extra_keys:
+            columns[column] = [v.extras.get(column) for v in verdicts]
+        table = pd.DataFrame(columns)
+        table["judge_calls"] = table["judge_calls"].astype(int)
+        table["cached"] = table["cached"].astype(bool)
         return check_columns(table, JUDGMENT_COLUMNS, "judgments")

@@ -146,20 +146,16 @@ def _cli() -> str:
     return str(local) if local.exists() else "llamafactory-cli"
 
 
-def _environment() -> dict:
+def _environment(offline: bool = True) -> dict:
+    """The CLI's environment; ``offline=False`` lets it download hub weights (real studies)."""
     env = dict(os.environ)
-    env.update(
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        HF_DATASETS_OFFLINE="1",
-        DISABLE_VERSION_CHECK="1",
-        TOKENIZERS_PARALLELISM="false",
-        WANDB_DISABLED="true",
-    )
+    env.update(DISABLE_VERSION_CHECK="1", TOKENIZERS_PARALLELISM="false", WANDB_DISABLED="true")
+    if offline:
+        env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     return env
 
 
-def _run_cli(args: list[str], log_path: Path) -> None:
+def _run_cli(args: list[str], log_path: Path, offline: bool = True) -> None:
     """Run ``llamafactory-cli ARGS``, streaming to ``log_path``; raise with the log tail on failure."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     tail: deque[str] = deque(maxlen=40)
@@ -167,7 +163,7 @@ def _run_cli(args: list[str], log_path: Path) -> None:
         log.write(f"$ llamafactory-cli {' '.join(args)}\n")
         log.flush()
         process = subprocess.Popen(
-            [_cli(), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_environment()
+            [_cli(), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_environment(offline)
         )
         for line in process.stdout:
             log.write(line)
@@ -183,7 +179,7 @@ def _write_yaml(config: dict, path: Path) -> None:
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
 
-def _merge_lora(config: dict, config_path: Path, log_path: Path) -> None:
+def _merge_lora(config: dict, config_path: Path, log_path: Path, offline: bool = True) -> None:
     """Merge the trained adapter into a full model at the final output directory."""
     adapter_dir = Path(config["output_dir"])
     export = {
@@ -198,7 +194,7 @@ def _merge_lora(config: dict, config_path: Path, log_path: Path) -> None:
     }
     export_path = config_path.with_name(config_path.stem + "_export.yaml")
     _write_yaml(export, export_path)
-    _run_cli(["export", str(export_path)], log_path)
+    _run_cli(["export", str(export_path)], log_path, offline)
 
 
 def complete_model_dir(model_dir: Path, output_dir: Path) -> list[str]:
@@ -230,20 +226,21 @@ def check_model_dir(model_dir: Path) -> None:
         AutoModelForImageTextToText.from_pretrained(model_dir)
 
 
-def run_llamafactory(config: dict, config_path: Path, log_path: Path) -> None:
+def run_llamafactory(config: dict, config_path: Path, log_path: Path, offline: bool = True) -> None:
     """Write ``config`` as YAML, train with ``llamafactory-cli``, then check the result loads.
 
     Output streams to ``log_path``; a failure raises RuntimeError with the log tail. A LoRA run
     is merged into a full model at the parent of its adapter directory. Processor and tokenizer
-    files that LLaMA-Factory did not save are copied from the input model.
+    files that LLaMA-Factory did not save are copied from the input model. ``offline=False`` lets
+    LLaMA-Factory fetch hub weights (a real study's start model given as a hub id).
     """
     config_path, log_path = Path(config_path), Path(log_path)
     log_path.unlink(missing_ok=True)
     _write_yaml(config, config_path)
-    _run_cli(["train", str(config_path)], log_path)
+    _run_cli(["train", str(config_path)], log_path, offline)
     output_dir = Path(config["output_dir"])
     if config.get("finetuning_type") == "lora":
-        _merge_lora(config, config_path, log_path)
+        _merge_lora(config, config_path, log_path, offline)
         output_dir = output_dir.parent
     complete_model_dir(Path(config["model_name_or_path"]), output_dir)
     check_model_dir(output_dir)

@@ -1,0 +1,198 @@
+# Safety fine-tuning (PAPER.md, "Mitigation"): the compared training sets in their upstream
+# formats (demo, downloaded or local) -> LLaMA-Factory sharegpt sets -> checked by LLaMA-Factory's
+# own loader -> one SFT run per (model x set) -> '<model>+<set>' evaluated on every benchmark ->
+# the fine-tuning table, with over-refusal and thought retention.
+
+
+rule write_demo_training_set:
+    """A small demo release written by us in the training set's upstream format."""
+    output:
+        directory("resources/training_sets/demo/{training_set}"),
+    log:
+        "logs/write_demo_training_set/{training_set}.log",
+    wildcard_constraints:
+        training_set=alternatives(converted_sets()),
+    conda:
+        "../../envs/data.yaml"
+    params:
+        format=lambda wc: training_set_format(wc.training_set),
+        options=lambda wc: config["training_sets"][wc.training_set]["options"],
+        seed=config["seed"],
+    script:
+        "../scripts/write_demo_training_set.py"
+
+
+rule download_training_set:
+    """The training set's real release from its upstream URLs (retries, resumable)."""
+    output:
+        directory("resources/training_sets/upstream/{training_set}"),
+    log:
+        "logs/download_training_set/{training_set}.log",
+    wildcard_constraints:
+        training_set=alternatives(converted_sets()),
+    retries: 2
+    conda:
+        "../../envs/data.yaml"
+    params:
+        format=lambda wc: training_set_format(wc.training_set),
+        source=lambda wc: config["training_sets"][wc.training_set]["source"],
+        options=lambda wc: config["training_sets"][wc.training_set]["options"],
+    script:
+        "../scripts/download_training_set.py"
+
+
+rule convert_training_set:
+    """The release as a LLaMA-Factory sharegpt set; every dropped record with its reason."""
+    input:
+        release=lambda wc: training_set_release(wc.training_set),
+    output:
+        directory("resources/training_sets/sft/{training_set}"),
+    log:
+        "logs/convert_training_set/{training_set}.log",
+    wildcard_constraints:
+        training_set=alternatives(converted_sets()),
+    conda:
+        "../../envs/data.yaml"
+    params:
+        format=lambda wc: training_set_format(wc.training_set),
+        options=lambda wc: config["training_sets"][wc.training_set]["options"],
+    script:
+        "../scripts/convert_training_set.py"
+
+
+rule validate_training_set:
+    """LLaMA-Factory's own loader, template and image handling on every record, before training."""
+    input:
+        dataset="resources/training_sets/sft/{training_set}",
+        start=sft_start,
+        template=workflow_file(config["sft"]["llamafactory_template"]),
+    output:
+        table="results/training_sets/validation/{model}/{training_set}.csv",
+        summary="results/training_sets/validation/{model}/{training_set}.json",
+    log:
+        "logs/validate_training_set/{model}/{training_set}.log",
+    wildcard_constraints:
+        model=alternatives(config["sft"]["models"]),
+        training_set=alternatives(config["sft"]["training_sets"]),
+    conda:
+        "../../envs/train.yaml"
+    params:
+        weights=lambda wc: weights_location(config, wc.model),
+        chat_template=lambda wc: config["models"][wc.model]["chat_template"],
+        hyper=config["sft"]["hyper"],
+        seed=config["seed"],
+        max_rejected_share=config["sft"]["max_rejected_share"],
+    script:
+        "../scripts/validate_training_set.py"
+
+
+rule sft:
+    """Supervised fine-tuning with llamafactory-cli (full, or LoRA merged by llamafactory-cli export)."""
+    input:
+        dataset="resources/training_sets/sft/{training_set}",
+        validation="results/training_sets/validation/{model}/{training_set}.csv",
+        start=sft_start,
+        template=workflow_file(config["sft"]["llamafactory_template"]),
+    output:
+        model=directory("resources/tuned_models/{model}+{training_set}"),
+        summary="results/sft/{model}+{training_set}.json",
+        train_config="results/sft/{model}+{training_set}.yaml",
+    log:
+        "logs/sft/{model}+{training_set}.log",
+    wildcard_constraints:
+        model=alternatives(config["sft"]["models"]),
+        training_set=alternatives(config["sft"]["training_sets"]),
+    conda:
+        "../../envs/train.yaml"
+    threads: 2
+    resources:
+        mem_mb=lambda wc: 64000 if config["sft"]["gpus"] else 4000,
+        runtime=lambda wc: 1440 if config["sft"]["gpus"] else 30,
+        gpu=config["sft"]["gpus"],
+    params:
+        weights=lambda wc: weights_location(config, wc.model),
+        offline=lambda wc: config["models"][wc.model]["weights"] == "built",
+        chat_template=lambda wc: config["models"][wc.model]["chat_template"],
+        hyper=config["sft"]["hyper"],
+        seed=config["seed"],
+    script:
+        "../scripts/sft.py"
+
+
+rule over_refusal_prompts:
+    """The shipped benign questions that look risky, with their drawn images."""
+    output:
+        prompts="results/over_refusal/prompts.parquet",
+        images=directory("resources/over_refusal/images"),
+    log:
+        "logs/over_refusal_prompts/prompts.log",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        seed=config["seed"],
+    script:
+        "../scripts/over_refusal_prompts.py"
+
+
+rule over_refusal_responses:
+    """Responses of one model to the benign questions (transformers backend)."""
+    input:
+        prompts="results/over_refusal/prompts.parquet",
+        images="resources/over_refusal/images",
+        model=model_input,
+    output:
+        "results/over_refusal/responses/{model}.parquet",
+    log:
+        "logs/over_refusal_responses/{model}.log",
+    conda:
+        "../../envs/generate.yaml"
+    threads: 2
+    resources:
+        mem_mb=lambda wc: 8000 if config["models"][wc.model]["gpus"] else 4000,
+        gpu=lambda wc: config["models"][wc.model]["gpus"],
+    params:
+        weights=lambda wc: weights_location(config, wc.model),
+        thought_format=lambda wc: config["models"][wc.model]["thought_format"],
+        decoding=lambda wc: model_decoding(config, wc.model),
+        batch_size=config["generation"]["batch_size"],
+        seed=config["seed"],
+    script:
+        "../scripts/over_refusal_responses.py"
+
+
+rule finetuning_table:
+    """Per tuned reasoning model: untuned and each set, on every benchmark, over-refusal, thoughts."""
+    input:
+        scores=finetuning_inputs("units"),
+        responses=finetuning_inputs("responses"),
+        probe=finetuning_inputs("probe"),
+        mss_judgments=finetuning_inputs("mss_judgments"),
+        mss_prompts=finetuning_inputs("mss_prompts"),
+    output:
+        csv=report(
+            "results/tables/sft_comparison.csv",
+            category="Tables",
+            labels={"table": "fine-tuning"},
+            caption="../report/finetuning.rst",
+        ),
+        md="results/tables/sft_comparison.md",
+    log:
+        "logs/finetuning_table/table.log",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        groups=lambda wc: {
+            model: [
+                (training_set, f"{model}+{training_set}")
+                for training_set in config["sft"]["training_sets"]
+            ]
+            for model in config["sft"]["models"]
+        },
+        labels=lambda wc: {
+            name: entry["label"] or name
+            for name, entry in config["training_sets"].items()
+        },
+        n_boot=config["metrics"]["bootstrap_resamples"],
+        seed=config["seed"],
+    script:
+        "../scripts/finetuning_table.py"

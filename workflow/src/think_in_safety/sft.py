@@ -1,0 +1,162 @@
+"""Safety fine-tuning of reasoning models on the compared training sets, and its registration.
+
+The paper fine-tunes R1-Onevision and LLaVA-CoT on TiS and, for comparison, on VLGuard, MIS and
+SPA-VL (PAPER.md, "Mitigation"). Config ``sft``: which reasoning models (``models``) are tuned on
+which sets (``training_sets``: keys of the ``training_sets`` registry), with LLaMA-Factory
+hyperparameters (``hyper``: keys of ``models.tuning.HYPER_DEFAULTS``) on top of a YAML template
+in ``config/`` (LLaMA-Factory keys shared by every run).
+
+Each tuned model is registered as ``<model>+<training set>`` (:func:`register_tuned_models`): an
+entry of the model registry with the parent's chat template, thought format, decoding and GPUs,
+weights at ``resources/tuned_models/<model>+<set>``, so it goes through generation, judging and
+metrics on every benchmark like any other model.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from think_in_safety.config import ConfigError
+from think_in_safety.models import tuning
+from think_in_safety.training_sets import ASSEMBLED, FORMATS
+
+TUNED_DIR = "resources/tuned_models"
+SEPARATOR = "+"
+# Keys the rule fills in: a template must not set them.
+RESERVED_KEYS = ("model_name_or_path", "dataset", "dataset_dir", "media_dir", "output_dir", "template")
+
+
+def tuned_name(model: str, training_set: str) -> str:
+    return f"{model}{SEPARATOR}{training_set}"
+
+
+def tuned_models(config: dict) -> dict[str, tuple[str, str]]:
+    """``{"<model>+<set>": (model, set)}`` for every pair the config asks to tune, in config order."""
+    sft = config.get("sft", {})
+    return {tuned_name(m, s): (m, s) for m in sft.get("models", []) for s in sft.get("training_sets", [])}
+
+
+def check_config(config: dict) -> None:
+    """Cross-references of ``training_sets``, ``tis`` and ``sft``; ConfigError names the key and the fix."""
+    sets = config.get("training_sets", {})
+    known = set(FORMATS) | {ASSEMBLED}
+    for name, entry in sets.items():
+        if entry["format"] not in known:
+            raise ConfigError(f"training_sets.{name}.format is {entry['format']!r}; use one of {sorted(known)}")
+    assembled = [name for name, entry in sets.items() if entry["format"] == ASSEMBLED]
+    if len(assembled) > 1:
+        raise ConfigError(f"training_sets {assembled} all have format {ASSEMBLED}: the tis section builds one set")
+    tis = config.get("tis", {})
+    if assembled and not tis.get("sources"):
+        raise ConfigError(f"training_sets.{assembled[0]} is assembled by the tis rules, but tis.sources is empty")
+    for position, source in enumerate(tis.get("sources", [])):
+        name = source["training_set"]
+        if name not in sets:
+            raise ConfigError(f"tis.sources[{position}].training_set is {name!r}, not a key of training_sets")
+        if not FORMATS.get(sets[name]["format"]) or not FORMATS[sets[name]["format"]].gives_source_items:
+            raise ConfigError(f"tis.sources[{position}]: {name!r} has format {sets[name]['format']!r}; TiS sources "
+                              "must be vlguard or spa_vl releases (the released TiS was built from those)")
+    sft = config.get("sft", {})
+    models = config["models"]
+    for model in sft.get("models", []):
+        if model not in models:
+            raise ConfigError(f"sft.models names {model!r}, which is not a model of the registry")
+    for name in sft.get("training_sets", []):
+        if name not in sets:
+            raise ConfigError(f"sft.training_sets names {name!r}, which is not a key of training_sets")
+    unknown = set(sft.get("hyper", {})) - set(tuning.HYPER_DEFAULTS)
+    if unknown:
+        raise ConfigError(f"sft.hyper has unknown keys {sorted(unknown)}; known: {sorted(tuning.HYPER_DEFAULTS)}")
+
+
+def register_tuned_models(config: dict) -> dict[str, tuple[str, str]]:
+    """Add a registry entry for every tuned model (see the module docstring); return them."""
+    check_config(config)
+    tuned = tuned_models(config)
+    for name, (model, training_set) in tuned.items():
+        parent = copy.deepcopy(config["models"][model])
+        label = config["training_sets"][training_set].get("label") or training_set
+        # everything of the parent (chat template, thought format, decoding, GPUs, backend, ...)
+        # but where its weights come from and what it was trained from
+        entry = {key: value for key, value in parent.items() if key not in ("weights", "base", "build", "notes")}
+        config["models"][name] = {
+            **entry,
+            "weights": f"{TUNED_DIR}/{name}",
+            "base": None,
+            "notes": f"{model} fine-tuned on {label} by this workflow (sft)",
+            "tuned_from": model,
+            "training_set": training_set,
+        }
+    return tuned
+
+
+def is_tuned(config: dict, model: str) -> bool:
+    return "tuned_from" in config["models"].get(model, {})
+
+
+# ------------------------------------------------------------------------------------------------
+# one tuning run
+# ------------------------------------------------------------------------------------------------
+def load_template(path: str | Path) -> dict:
+    """The LLaMA-Factory keys of the template file (``sft.llamafactory_template``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"sft.llamafactory_template is {path}, which does not exist")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold a mapping of LLaMA-Factory keys")
+    reserved = sorted(set(data) & set(RESERVED_KEYS))
+    if reserved:
+        raise ValueError(f"{path} sets {reserved}: the sft rule fills these in; remove them from the template")
+    return data
+
+
+def train_config(template: dict, model_dir: str, dataset_dir: str | Path, dataset_name: str, output_dir: str | Path,
+                 chat_template: str, hyper: dict, seed: int) -> dict:
+    """The train YAML: ``models.tuning.llamafactory_config`` with the template's keys on top, then
+    ``hyper.extra`` (the last word)."""
+    hyper = dict(hyper)
+    extra = {**template, **hyper.pop("extra", {})}
+    return tuning.llamafactory_config(model_dir, Path(dataset_dir), dataset_name, Path(output_dir), chat_template,
+                                      {"seed": seed, **hyper, "extra": extra})
+
+
+def accepted_dataset(dataset_dir: str | Path, name: str, validation: pd.DataFrame, work_dir: str | Path) -> tuple[Path, dict]:
+    """The dataset to train on: the set itself, or a copy of its accepted records when LLaMA-Factory
+    would reject some (rejected ones would stop its training). Returns ``(dataset_dir, extra keys)``."""
+    rejected = set(validation.loc[validation["status"] == "rejected", "index"])
+    if not rejected:
+        return Path(dataset_dir), {}
+    records = json.loads((Path(dataset_dir) / "data.json").read_text(encoding="utf-8"))
+    kept = [record for index, record in enumerate(records) if index not in rejected]
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / "data.json").write_text(json.dumps(kept, ensure_ascii=False), encoding="utf-8")
+    info = json.loads((Path(dataset_dir) / "dataset_info.json").read_text(encoding="utf-8"))
+    (work_dir / "dataset_info.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
+    return work_dir, {"media_dir": str(Path(dataset_dir))}  # images stay where they are
+
+
+def run_sft(config: dict, config_path: str | Path, log_path: str | Path, summary_path: str | Path,
+            records: int, offline: bool = True) -> dict:
+    """Train (and merge a LoRA adapter), then write a summary: wall time, records, LLaMA-Factory's
+    own train results (``train_results.json``: runtime, loss, steps per second)."""
+    start = time.time()
+    tuning.run_llamafactory(config, config_path=Path(config_path), log_path=Path(log_path), offline=offline)
+    seconds = time.time() - start
+    results_file = Path(config["output_dir"]) / "train_results.json"  # the adapter directory for LoRA
+    results = json.loads(results_file.read_text()) if results_file.exists() else {}
+    summary = {"wall_seconds": round(seconds, 1), "records": records,
+               "max_steps": config.get("max_steps"), "num_train_epochs": config.get("num_train_epochs"),
+               "learning_rate": config["learning_rate"], "finetuning_type": config["finetuning_type"],
+               "per_device_train_batch_size": config["per_device_train_batch_size"],
+               "llamafactory_train_results": results}
+    Path(summary_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(summary_path).write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return summary

@@ -2,8 +2,10 @@
 end-to-end run of the whole DAG on a small embedded config (tests/e2e/config.yaml)."""
 
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -37,13 +39,57 @@ def test_snakefmt_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_paper_study_plans_every_model_on_every_benchmark():
-    output = snakemake("-n", "--configfile", "config/paper.yaml", "--quiet", "rules")
-    counts = {
+def job_counts(output):
+    """The dry run's "Job stats" table: rule -> number of jobs."""
+    table = output[output.index("Job stats:") :].split("\n\n")[0]
+    return {
         line.split()[0]: int(line.split()[1])
-        for line in output.splitlines()
+        for line in table.splitlines()
         if len(line.split()) == 2 and line.split()[1].isdigit()
     }
+
+
+def planned_jobs(output):
+    """Each planned job of a dry run as (rule, {resource: value})."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
+        match = re.match(r"(?:local)?rule (\w+):", block)
+        resources = re.search(r"^\s+resources: (.*)$", block, re.M)
+        if match:
+            pairs = (item.split("=", 1) for item in (resources.group(1).split(", ") if resources else []))
+            jobs.append((match.group(1), dict(pairs)))
+    return jobs
+
+
+def test_every_rule_declares_threads_and_resources():
+    for smk in sorted((REPO / "workflow/rules").glob("*.smk")):
+        for block in re.split(r"\n(?=rule )", smk.read_text()):
+            name = re.match(r"rule (\w+):", block)
+            if not name or name.group(1) == "all":
+                continue
+            assert "    threads:" in block, f"{smk.name}: rule {name.group(1)} declares no threads"
+            resources = re.search(r"    resources:\n((?:        .*\n)+)", block)
+            assert resources, f"{smk.name}: rule {name.group(1)} declares no resources"
+            declared = resources.group(1)
+            assert re.search(r"\*\*\w+_JOB|mem_mb=", declared) and re.search(
+                r"\*\*\w+_JOB|runtime=", declared
+            ), f"{smk.name}: rule {name.group(1)} must declare mem_mb and runtime"
+
+
+def test_paper_study_plans_on_the_slurm_profile(tmp_path):
+    # The shipped profile deploys each rule's conda env; planning with it needs `conda` on PATH,
+    # which this machine cannot install (no conda channel is reachable). Everything else of the
+    # profile is kept: executor, default resources, per-rule partitions.
+    profile = tmp_path / "slurm"
+    profile.mkdir()
+    lines = (REPO / "profiles/slurm/config.yaml").read_text().splitlines()
+    (profile / "config.yaml").write_text(
+        "\n".join(line for line in lines if not line.startswith("software-deployment-method"))
+    )
+    started = time.monotonic()
+    output = snakemake("-n", "--configfile", "config/paper.yaml", "--profile", str(profile))
+    assert time.monotonic() - started < 120
+    counts = job_counts(output)
     # six registry models, and R1-Onevision and LLaVA-CoT fine-tuned on five sets, x five benchmarks
     assert counts["generate"] == (6 + 2 * 5) * 5
     # the four converters, TiS assembled from VLGuard + SPA-VL, SFT of both models on each set
@@ -51,7 +97,19 @@ def test_paper_study_plans_every_model_on_every_benchmark():
     assert counts["tis_sources"] == counts["tis_dataset"] == 1
     assert counts["validate_training_set"] == counts["sft"] == 10
     assert counts["download_benchmark"] == 5
+    assert counts["report_page"] == 1
     assert "tune_tiny_model" not in counts  # the real study builds no tiny models
+
+    jobs = [(rule, res) for rule, res in planned_jobs(output) if rule != "all"]
+    assert len(jobs) == counts["total"] - 1
+    for rule, res in jobs:
+        assert "mem_mb" in res and "runtime" in res, (rule, res)
+        if rule in ("generate", "sft", "over_refusal_responses"):
+            assert int(res["gpu"]) >= 1 and res["slurm_partition"] == "gpu", (rule, res)
+        else:
+            assert int(res.get("gpu", 0)) == 0 and res["slurm_partition"] == "cpu", (rule, res)
+    sft = [res for rule, res in jobs if rule == "sft"]
+    assert all(int(res["runtime"]) == 1440 and int(res["mem_mb"]) >= 64000 for res in sft)
 
 
 @pytest.mark.e2e

@@ -82,7 +82,8 @@ def test_dangling_base_and_judge_are_reported():
 
 
 def test_backend_and_resources_come_from_the_registry():
-    from think_in_safety.config import generation_resources, model_backend
+    from think_in_safety.config import model_backend
+    from think_in_safety.resources import generation_resources
 
     config = validate_config(load("paper.yaml"), SCHEMA)
     assert model_backend(config, "r1-onevision-7b") == "vllm"

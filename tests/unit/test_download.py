@@ -9,7 +9,7 @@ import zipfile
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 import pytest
 
@@ -45,6 +45,8 @@ class _Handler(BaseHTTPRequestHandler):
             count = server.counts[path]
         if server.fail_first.get(path, 0) >= count:
             return self._send(500, b"injected failure")
+        if path == "/drive/download":
+            return self._drive(server, parse_qs(urlparse(self.path).query))
         file = server.root / path.lstrip("/")
         if not file.is_file():
             return self._send(404, b"not found")
@@ -72,6 +74,33 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, body, headers)
 
 
+    def _drive(self, server, query):
+        """Google Drive's download endpoint as it behaves for files too large to virus-scan:
+        an HTML page whose form resubmits with confirm and uuid tokens; then the bytes."""
+        file_id = query.get("id", [""])[0]
+        if file_id not in server.drive:
+            return self._send(404, b"not found")
+        data, kind = server.drive[file_id]
+        html = {"Content-Type": "text/html; charset=utf-8"}
+        if kind == "quota":  # "Too many users have viewed or downloaded this file recently"
+            return self._send(200, b"<html><body><p>Quota exceeded</p></body></html>", html)
+        confirmed = query.get("confirm") == ["t"] and query.get("uuid") == ["u-42"]
+        if kind in ("large", "large-then-quota") and not confirmed:
+            page = (
+                '<html><body><p>Google Drive can\'t scan this file for viruses.</p>'
+                f'<form id="download-form" action="{server.url}/drive/download" method="get">'
+                '<input type="submit" value="Download anyway">'
+                f'<input type="hidden" name="id" value="{file_id}">'
+                '<input type="hidden" name="export" value="download">'
+                '<input type="hidden" name="confirm" value="t">'
+                '<input type="hidden" name="uuid" value="u-42"></form></body></html>'
+            )
+            return self._send(200, page.encode(), html)
+        if kind == "large-then-quota":  # the quota ran out between the page and the download
+            return self._send(200, b"<html><body>Quota exceeded</body></html>", html)
+        self._send(200, data, {"Content-Type": "application/octet-stream"})
+
+
 @pytest.fixture
 def server(tmp_path):
     root = tmp_path / "www"
@@ -81,7 +110,7 @@ def server(tmp_path):
     httpd.root = root
     httpd.lock = threading.Lock()
     httpd.requests, httpd.counts, httpd.bytes_sent = [], Counter(), 0
-    httpd.fail_first, httpd.drop_first = {}, {}
+    httpd.fail_first, httpd.drop_first, httpd.drive = {}, {}, {}
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
@@ -315,3 +344,73 @@ def test_jailbreakv_fetch_accepts_repository_root(over_http, server, tmp_path):
     assert len(spec.load_prompts(tmp_path / "dest", {})) == 32
     with pytest.raises(download.NotFoundError, match="point `source` at the folder"):
         spec.fetch(f"{server.url}/nowhere", tmp_path / "dest2", {"backoff": 0.0})
+
+
+# --------------------------------------------------------------------------------------------
+# Google Drive share links (image archives linked from benchmark READMEs)
+# --------------------------------------------------------------------------------------------
+@pytest.fixture
+def drive(server, monkeypatch):
+    monkeypatch.setattr(download, "GOOGLE_DRIVE_DOWNLOAD", f"{server.url}/drive/download")
+    return server
+
+
+def _archive_bytes(tmp_path) -> bytes:
+    folder = tmp_path / "content/imgs/01-Illegal_Activitiy/SD"
+    folder.mkdir(parents=True)
+    (folder / "0.jpg").write_bytes(PAYLOAD[:1000])
+    _zip_dir(tmp_path / "content", tmp_path / "archive.zip", "MM-SafetyBench")
+    return (tmp_path / "archive.zip").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://drive.google.com/file/d/{id}/view?usp=sharing",
+        "https://drive.google.com/open?id={id}",
+        "https://drive.google.com/uc?id={id}&export=download",
+    ],
+)
+def test_google_drive_share_links_name_the_file(link):
+    assert download.google_drive_id(link.format(id="1xjW9-ab_CD")) == "1xjW9-ab_CD"
+    assert download.google_drive_id("https://example.org/file/d/1xjW9/view") is None
+
+
+def test_google_drive_large_file_confirms_the_virus_scan_page(drive, tmp_path):
+    data = _archive_bytes(tmp_path)
+    drive.drive["BIG"] = (data, "large")
+    dest = tmp_path / "release"
+    download.fetch_zip("https://drive.google.com/file/d/BIG/view?usp=sharing", dest,
+                       marker="01-Illegal_Activitiy/SD/0.jpg", sha256=hashlib.sha256(data).hexdigest(), **FAST)
+    assert (dest / "01-Illegal_Activitiy/SD/0.jpg").read_bytes() == PAYLOAD[:1000]
+    assert not (dest / "BIG.zip").exists()  # the archive is removed once extracted
+    queries = [parse_qs(urlparse(path).query) for path, _ in drive.requests]
+    assert len(queries) == 2  # the page, then the confirmed download: the archive is fetched once
+
+
+def test_google_drive_small_file_downloads_directly(drive, tmp_path):
+    drive.drive["SMALL"] = (_archive_bytes(tmp_path), "small")
+    download.fetch_zip("https://drive.google.com/open?id=SMALL", tmp_path / "out", **FAST)
+    assert (tmp_path / "out/MM-SafetyBench/imgs/01-Illegal_Activitiy/SD/0.jpg").is_file()
+
+
+@pytest.mark.parametrize("kind", ["quota", "large-then-quota"])
+def test_google_drive_quota_page_is_a_clear_error(drive, tmp_path, kind):
+    drive.drive["BUSY"] = (b"", kind)
+    with pytest.raises(download.DownloadError, match="quota") as error:
+        download.fetch_zip("https://drive.google.com/file/d/BUSY/view", tmp_path / "out", **FAST)
+    assert "local path" in str(error.value)
+    assert not (tmp_path / "out/BUSY.zip").exists()
+    assert len(drive.requests) == (1 if kind == "quota" else 2)  # a refusal is not retried
+
+
+def test_mm_safetybench_images_from_a_google_drive_link(drive, tmp_path):
+    spec = get_benchmark("mm_safetybench")
+    release = drive.root / "mm"
+    spec.write_demo(release, seed=0)
+    _zip_dir(release / "imgs", tmp_path / "imgs.zip", "MM-SafetyBench/imgs")
+    drive.drive["IMGS"] = ((tmp_path / "imgs.zip").read_bytes(), "large")
+    dest = tmp_path / "fetched"
+    spec.fetch(f"{drive.url}/mm", dest,
+               {"images_url": "https://drive.google.com/file/d/IMGS/view", "backoff": 0.0})
+    assert _files(dest) == _files(release)

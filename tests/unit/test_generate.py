@@ -258,3 +258,19 @@ def test_expand_requests_handles_arrays_and_missing_system(tmp_path, prompts):
     assert requests[0].messages() == [
         {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What colour is this?"}]}
     ]
+
+
+def test_make_backend_follows_the_registry_name():
+    import torch
+
+    from think_in_safety.models.generate import make_backend
+
+    before = torch.get_num_threads()
+    try:
+        # transformers: built lazily by generate_responses, only once a batch is left to do
+        assert make_backend("transformers", "resources/models/x", {}, {}, threads=1) is None
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ValueError, match="unknown generation backend 'tgi'"):
+        make_backend("tgi", "resources/models/x", {}, {}, threads=1)

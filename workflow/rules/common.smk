@@ -3,12 +3,20 @@ import re
 from pathlib import Path
 
 from think_in_safety.config import (
-    generation_resources,
     model_backend,
     model_decoding,
     reasoning_pairs,
     validate_config,
     weights_location,
+)
+from think_in_safety.resources import (
+    DATA_JOB,
+    DOWNLOAD_JOB,
+    SMALL_JOB,
+    generation_resources,
+    judge_resources,
+    sft_resources,
+    tis_stage_resources,
 )
 from think_in_safety.sft import register_tuned_models
 
@@ -210,6 +218,22 @@ def all_metrics():
     ]
 
 
+def generation_env(wildcards):
+    """vLLM cannot share an environment with LLaMA-Factory's transformers (STACK.md)."""
+    backend = model_backend(config, wildcards.model)
+    return f"../../envs/{'vllm' if backend == 'vllm' else 'generate'}.yaml"
+
+
+def generation_engine(wildcards):
+    """vLLM engine settings from the registry (the transformers backend ignores them)."""
+    entry = config["models"][wildcards.model]
+    return {
+        "tensor_parallel_size": max(1, entry.get("gpus", 0)),
+        "max_model_len": entry.get("max_model_len"),
+        "max_images_per_prompt": entry.get("max_images", 1),
+    }
+
+
 def judge_env(wildcards):
     """The conda env of a judge: the transformers stack for a local judge model."""
     backend = config["judges"][wildcards.judge]["backend"]
@@ -222,11 +246,6 @@ def judge_connections(wildcards):
     return (
         spec.get("max_concurrency", 8) if spec["backend"] == "openai_compatible" else 0
     )
-
-
-def judge_gpus(wildcards):
-    spec = config["judges"][wildcards.judge]
-    return spec.get("gpus", 0) if spec["backend"] == "transformers" else 0
 
 
 def agreement_labels():

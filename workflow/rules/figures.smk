@@ -25,6 +25,9 @@ rule table_safety_variation:
         "logs/table_safety_variation/table.log",
     conda:
         "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        **SMALL_JOB,
     params:
         models=MODELS,
     script:
@@ -49,6 +52,9 @@ rule table_headline:
         "logs/table_headline/table.log",
     conda:
         "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        **SMALL_JOB,
     params:
         models=MODELS,
     script:
@@ -73,6 +79,9 @@ rule table_categories:
         "logs/table_categories/{benchmark}.log",
     conda:
         "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        **SMALL_JOB,
     params:
         models=MODELS,
     script:
@@ -103,6 +112,9 @@ rule table_thought_length:
         "logs/table_thought_length/table.log",
     conda:
         "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        **SMALL_JOB,
     params:
         models=MODELS,
         n_bins=THOUGHT_LENGTH_BINS,
@@ -130,6 +142,9 @@ rule table_thought_vs_answer:
         "logs/table_thought_vs_answer/table.log",
     conda:
         "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        **SMALL_JOB,
     params:
         models=MODELS,
     script:
@@ -156,6 +171,9 @@ rule table_finetuning:
         "logs/table_finetuning/table.log",
     conda:
         "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        **SMALL_JOB,
     params:
         models=MODELS,
     script:
@@ -180,6 +198,9 @@ rule table_tis_composition:
         "logs/table_tis_composition/table.log",
     conda:
         "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        **SMALL_JOB,
     script:
         "../scripts/table_tis_composition.py"
 
@@ -204,6 +225,9 @@ rule figure_safety_variation:
         "logs/figure_safety_variation/figure.log",
     conda:
         "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        **SMALL_JOB,
     params:
         figure="safety_variation",
         options={},
@@ -228,6 +252,9 @@ rule figure_benchmark_results:
         "logs/figure_benchmark_results/figure.log",
     conda:
         "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        **SMALL_JOB,
     params:
         figure="benchmark_results",
         options={"pairs": reasoning_pairs(config)},
@@ -252,6 +279,9 @@ rule figure_categories:
         "logs/figure_categories/{benchmark}.log",
     conda:
         "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        **SMALL_JOB,
     params:
         figure="categories",
         options={},
@@ -276,6 +306,9 @@ rule figure_thought_length:
         "logs/figure_thought_length/figure.log",
     conda:
         "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        **SMALL_JOB,
     params:
         figure="thought_length",
         options={},
@@ -300,6 +333,9 @@ rule figure_thought_vs_answer:
         "logs/figure_thought_vs_answer/figure.log",
     conda:
         "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        **SMALL_JOB,
     params:
         figure="thought_vs_answer",
         options={},
@@ -324,6 +360,9 @@ rule figure_finetuning:
         "logs/figure_finetuning/figure.log",
     conda:
         "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        **SMALL_JOB,
     params:
         figure="finetuning",
         options={},
@@ -348,6 +387,9 @@ rule figure_finetuning_tradeoff:
         "logs/figure_finetuning_tradeoff/figure.log",
     conda:
         "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        **SMALL_JOB,
     params:
         figure="finetuning_tradeoff",
         options={},
@@ -372,6 +414,9 @@ rule figure_tis_composition:
         "logs/figure_tis_composition/figure.log",
     conda:
         "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        **SMALL_JOB,
     params:
         figure="tis_composition",
         options={},

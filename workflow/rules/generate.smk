@@ -12,8 +12,7 @@ rule generate:
     log:
         "logs/generate/{model}/{benchmark}.log",
     conda:
-        # vLLM cannot share an environment with LLaMA-Factory's transformers (STACK.md)
-        lambda wc: f"../../envs/{'vllm' if model_backend(config, wc.model) == 'vllm' else 'generate'}.yaml"
+        generation_env
     threads: 2
     resources:
         mem_mb=lambda wc: generation_resources(config, wc.model)["mem_mb"],
@@ -24,11 +23,7 @@ rule generate:
         thought_format=lambda wc: config["models"][wc.model]["thought_format"],
         decoding=lambda wc: model_decoding(config, wc.model),
         backend=lambda wc: model_backend(config, wc.model),
-        engine=lambda wc: {
-            "tensor_parallel_size": max(1, config["models"][wc.model].get("gpus", 0)),
-            "max_model_len": config["models"][wc.model].get("max_model_len"),
-            "max_images_per_prompt": config["models"][wc.model].get("max_images", 1),
-        },
+        engine=generation_engine,
         batch_size=config["generation"]["batch_size"],
         seed=config["seed"],
     script:

@@ -14,9 +14,12 @@ rule judge:
         "logs/judge/{judge}/{model}/{benchmark}.log",
     conda:
         judge_env
+    threads: 1
     resources:
+        mem_mb=lambda wc: judge_resources(config, wc.judge)["mem_mb"],
+        runtime=lambda wc: judge_resources(config, wc.judge)["runtime"],
+        gpu=lambda wc: judge_resources(config, wc.judge)["gpu"],
         judge_connections=judge_connections,
-        gpu=judge_gpus,
     params:
         spec=lambda wc: config["judges"][wc.judge],
     script:
@@ -39,9 +42,12 @@ rule judge_agreement:
         "logs/judge_agreement/{judge}.log",
     conda:
         judge_env
+    threads: 1
     resources:
+        mem_mb=lambda wc: judge_resources(config, wc.judge)["mem_mb"],
+        runtime=lambda wc: judge_resources(config, wc.judge)["runtime"],
+        gpu=lambda wc: judge_resources(config, wc.judge)["gpu"],
         judge_connections=judge_connections,
-        gpu=judge_gpus,
     params:
         spec=lambda wc: config["judges"][wc.judge],
     script:

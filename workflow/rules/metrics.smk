@@ -13,6 +13,9 @@ rule metrics:
         "logs/metrics/{judge}/{model}/{benchmark}.log",
     conda:
         "../../envs/data.yaml"
+    threads: 1
+    resources:
+        **SMALL_JOB,
     params:
         n_boot=config["metrics"]["bootstrap_resamples"],
         seed=config["seed"],
@@ -37,6 +40,9 @@ rule benchmark_metrics_table:
         "logs/benchmark_metrics_table/table.log",
     conda:
         "../../envs/data.yaml"
+    threads: 1
+    resources:
+        **SMALL_JOB,
     script:
         "../scripts/benchmark_metrics_table.py"
 
@@ -58,6 +64,9 @@ rule collapse_table:
         "logs/collapse_table/table.log",
     conda:
         "../../envs/data.yaml"
+    threads: 1
+    resources:
+        **SMALL_JOB,
     params:
         pairs=reasoning_pairs(config),
         n_boot=config["metrics"]["bootstrap_resamples"],

@@ -28,6 +28,9 @@ rule report_page:
         "logs/report_page/report.log",
     conda:
         "../../envs/figures.yaml"
+    threads: 1
+    resources:
+        **SMALL_JOB,
     params:
         config=config,
         pairs=reasoning_pairs(config),

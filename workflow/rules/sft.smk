@@ -14,6 +14,9 @@ rule write_demo_training_set:
         training_set=alternatives(converted_sets()),
     conda:
         "../../envs/data.yaml"
+    threads: 1
+    resources:
+        **SMALL_JOB,
     params:
         format=lambda wc: training_set_format(wc.training_set),
         options=lambda wc: config["training_sets"][wc.training_set]["options"],
@@ -33,6 +36,9 @@ rule download_training_set:
     retries: 2
     conda:
         "../../envs/data.yaml"
+    threads: 4
+    resources:
+        **DOWNLOAD_JOB,
     params:
         format=lambda wc: training_set_format(wc.training_set),
         source=lambda wc: config["training_sets"][wc.training_set]["source"],
@@ -53,6 +59,9 @@ rule convert_training_set:
         training_set=alternatives(converted_sets()),
     conda:
         "../../envs/data.yaml"
+    threads: 1
+    resources:
+        **DATA_JOB,
     params:
         format=lambda wc: training_set_format(wc.training_set),
         options=lambda wc: config["training_sets"][wc.training_set]["options"],
@@ -76,6 +85,9 @@ rule validate_training_set:
         training_set=alternatives(config["sft"]["training_sets"]),
     conda:
         "../../envs/train.yaml"
+    threads: 1
+    resources:
+        **DATA_JOB,
     params:
         weights=lambda wc: weights_location(config, wc.model),
         chat_template=lambda wc: config["models"][wc.model]["chat_template"],
@@ -106,9 +118,9 @@ rule sft:
         "../../envs/train.yaml"
     threads: 2
     resources:
-        mem_mb=lambda wc: 64000 if config["sft"]["gpus"] else 4000,
-        runtime=lambda wc: 1440 if config["sft"]["gpus"] else 30,
-        gpu=config["sft"]["gpus"],
+        mem_mb=lambda wc: sft_resources(config, wc.model)["mem_mb"],
+        runtime=lambda wc: sft_resources(config, wc.model)["runtime"],
+        gpu=lambda wc: sft_resources(config, wc.model)["gpu"],
     params:
         weights=lambda wc: weights_location(config, wc.model),
         offline=lambda wc: config["models"][wc.model]["weights"] == "built",
@@ -128,6 +140,9 @@ rule over_refusal_prompts:
         "logs/over_refusal_prompts/prompts.log",
     conda:
         "../../envs/data.yaml"
+    threads: 1
+    resources:
+        **SMALL_JOB,
     params:
         seed=config["seed"],
     script:
@@ -135,7 +150,7 @@ rule over_refusal_prompts:
 
 
 rule over_refusal_responses:
-    """Responses of one model to the benign questions (transformers backend)."""
+    """Responses of one model to the benign questions (its generation backend)."""
     input:
         prompts="results/over_refusal/prompts.parquet",
         images="resources/over_refusal/images",
@@ -145,15 +160,18 @@ rule over_refusal_responses:
     log:
         "logs/over_refusal_responses/{model}.log",
     conda:
-        "../../envs/generate.yaml"
+        generation_env
     threads: 2
     resources:
-        mem_mb=lambda wc: 8000 if config["models"][wc.model]["gpus"] else 4000,
-        gpu=lambda wc: config["models"][wc.model]["gpus"],
+        mem_mb=lambda wc: generation_resources(config, wc.model)["mem_mb"],
+        runtime=lambda wc: generation_resources(config, wc.model)["runtime"],
+        gpu=lambda wc: generation_resources(config, wc.model)["gpu"],
     params:
         weights=lambda wc: weights_location(config, wc.model),
         thought_format=lambda wc: config["models"][wc.model]["thought_format"],
         decoding=lambda wc: model_decoding(config, wc.model),
+        backend=lambda wc: model_backend(config, wc.model),
+        engine=generation_engine,
         batch_size=config["generation"]["batch_size"],
         seed=config["seed"],
     script:
@@ -180,6 +198,9 @@ rule finetuning_table:
         "logs/finetuning_table/table.log",
     conda:
         "../../envs/data.yaml"
+    threads: 1
+    resources:
+        **SMALL_JOB,
     params:
         groups=lambda wc: {
             model: [

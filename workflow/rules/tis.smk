@@ -16,6 +16,9 @@ rule tis_sources:
         "logs/tis_sources/sources.log",
     conda:
         "../../envs/data.yaml"
+    threads: 1
+    resources:
+        **DATA_JOB,
     params:
         sources=lambda wc: [
             {
@@ -47,6 +50,11 @@ rule tis_captions:
         "logs/tis_captions/captions.log",
     conda:
         "../../envs/tis.yaml"
+    threads: 1
+    resources:
+        mem_mb=tis_stage_resources(config["tis"]["captioner"])["mem_mb"],
+        runtime=tis_stage_resources(config["tis"]["captioner"])["runtime"],
+        gpu=tis_stage_resources(config["tis"]["captioner"])["gpu"],
     params:
         settings=config["tis"]["captioner"],
         releases=lambda wc: {
@@ -68,6 +76,11 @@ rule tis_thoughts:
         "logs/tis_thoughts/thoughts.log",
     conda:
         "../../envs/tis.yaml"
+    threads: 1
+    resources:
+        mem_mb=tis_stage_resources(config["tis"]["writer"])["mem_mb"],
+        runtime=tis_stage_resources(config["tis"]["writer"])["runtime"],
+        gpu=tis_stage_resources(config["tis"]["writer"])["gpu"],
     params:
         settings=config["tis"]["writer"],
         policy=config["tis"]["policy"],
@@ -88,6 +101,9 @@ rule tis_filter:
         "logs/tis_filter/filter.log",
     conda:
         "../../envs/tis.yaml"
+    threads: 1
+    resources:
+        **DATA_JOB,
     params:
         settings=config["tis"]["filters"],
     script:
@@ -120,6 +136,9 @@ rule tis_dataset:
         "logs/tis_dataset/dataset.log",
     conda:
         "../../envs/data.yaml"
+    threads: 1
+    resources:
+        **DATA_JOB,
     params:
         name=assembled_set(),
         config=config["tis"],

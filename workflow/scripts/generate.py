@@ -7,18 +7,6 @@ from think_in_safety.logs import rule_log
 from think_in_safety.models import generate
 
 
-def make_backend(params, threads):
-    """The backend the registry names; None lets generate_responses build the transformers one."""
-    if params.backend == "vllm":
-        from think_in_safety.models.vllm_backend import VLLMBackend
-
-        return VLLMBackend(params.weights, dict(params.decoding), **dict(params.engine))
-    import torch
-
-    torch.set_num_threads(threads)
-    return None
-
-
 # vLLM's engine spawns worker processes that re-import this file (STACK.md)
 if __name__ == "__main__":
     with rule_log(snakemake.log[0]) as log:
@@ -32,5 +20,11 @@ if __name__ == "__main__":
             batch_size=snakemake.params.batch_size,
             seed=snakemake.params.seed,
             log=log.info,
-            backend=make_backend(snakemake.params, snakemake.threads),
+            backend=generate.make_backend(
+                snakemake.params.backend,
+                snakemake.params.weights,
+                snakemake.params.decoding,
+                snakemake.params.engine,
+                snakemake.threads,
+            ),
         )

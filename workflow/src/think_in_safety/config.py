@@ -109,19 +109,3 @@ def weights_location(config: dict, model: str, models_dir: str = "resources/mode
 def model_backend(config: dict, model: str) -> str:
     """The generation backend of ``model``: its own, else generation.backend."""
     return config["models"][model].get("backend") or config["generation"]["backend"]
-
-
-def generation_resources(config: dict, model: str) -> dict:
-    """Memory (MB) and time (minutes) one generation job of ``model`` asks for.
-
-    A first estimate from the registry, for profiles to override: bf16 weights take 2 GB per
-    billion parameters and are staged in host memory while loading, plus 8 GB for the runtime;
-    a tiny CPU model (size_b 0) needs 4 GB. Time grows with size: 60 min + 10 min per billion.
-    """
-    entry = config["models"][model]
-    size_b = float(entry.get("size_b") or 0)
-    return {
-        "mem_mb": int((2 * size_b + 8) * 1024) if size_b else 4000,
-        "runtime": int(60 + 10 * size_b),
-        "gpu": int(entry.get("gpus") or 0),
-    }

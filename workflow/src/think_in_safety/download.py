@@ -11,6 +11,10 @@ HTTP downloads (:func:`http_download`)
 * optionally check a sha256 digest before the atomic rename to ``<dest>`` (a mismatch leaves no
   final file and deletes the bad ``.part`` so the next run starts clean);
 * send ``Authorization: Bearer $HF_TOKEN`` to huggingface.co when that variable is set.
+
+Google Drive share links (the image archives some benchmarks link from their READMEs) go through
+:func:`resolve_google_drive`, which answers Drive's "cannot scan this file for viruses" page the
+way a browser does (its form's confirm token) and then downloads like any other URL.
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ import time
 import zipfile
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import quote, urlparse
+from urllib.parse import parse_qs, quote, urlencode, urljoin, urlparse
 
 import requests
 
@@ -124,7 +129,7 @@ def _parse_total_from_content_range(value: str | None) -> int | None:
 
 
 def _attempt_download(url: str, part: Path, timeout: float, headers: dict[str, str],
-                      session: requests.Session) -> None:
+                      session: requests.Session, reject_html: bool = False) -> None:
     """One GET that appends to (or restarts) ``part``; raises _RetryableError on transient failure."""
     have = part.stat().st_size if part.exists() else 0
     request_headers = {"User-Agent": USER_AGENT, **auth_headers(url), **headers}
@@ -152,6 +157,10 @@ def _attempt_download(url: str, part: Path, timeout: float, headers: dict[str, s
         if status not in (200, 206):
             raise DownloadError(f"GET {url} failed with HTTP {status}: {_http_error_hint(status, url)}")
 
+        if reject_html and response.headers.get("Content-Type", "").startswith("text/html"):
+            raise DownloadError(
+                f"GET {url} answered with a web page instead of the file: {GOOGLE_DRIVE_HINT}"
+            )
         resuming = status == 206 and have > 0
         expected = response.headers.get("Content-Length")
         expected_bytes = int(expected) if expected and expected.isdigit() else None
@@ -172,11 +181,12 @@ def _attempt_download(url: str, part: Path, timeout: float, headers: dict[str, s
 def http_download(url: str, dest: str | os.PathLike, *, sha256: str | None = None,
                   retries: int = 5, backoff: float = 1.0, timeout: float = 60.0,
                   headers: dict[str, str] | None = None,
-                  session: requests.Session | None = None) -> Path:
+                  session: requests.Session | None = None, reject_html: bool = False) -> Path:
     """Download ``url`` to ``dest`` through a resumable ``dest.part``; return ``dest``.
 
     ``retries`` extra attempts follow the first, sleeping ``backoff * 2**attempt`` seconds between
     them. Permanent failures (404, 401/403, other 4xx) raise :class:`DownloadError` at once.
+    ``reject_html``: an HTML answer is an error page, not the file (Google Drive).
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -187,7 +197,7 @@ def http_download(url: str, dest: str | os.PathLike, *, sha256: str | None = Non
     try:
         for attempt in range(retries + 1):
             try:
-                _attempt_download(url, part, timeout, headers or {}, session)
+                _attempt_download(url, part, timeout, headers or {}, session, reject_html)
                 return _verify_and_publish(part, dest, sha256, url)
             except _RetryableError as error:
                 last_error = str(error)
@@ -201,6 +211,81 @@ def http_download(url: str, dest: str | os.PathLike, *, sha256: str | None = Non
         f"The partial download is kept in {part} and resumes on the next run; check the network "
         "or point `source` at a local copy of the release."
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Google Drive
+# --------------------------------------------------------------------------------------------
+# Drive's download endpoint (share links name the file id; this host serves the bytes).
+GOOGLE_DRIVE_DOWNLOAD = "https://drive.usercontent.google.com/download"
+GOOGLE_DRIVE_HINT = (
+    "Google Drive refused the download (its daily quota for this file is used up, or the file is "
+    "not shared publicly). Try again later, or download the archive in a browser and set the "
+    "option to its local path."
+)
+
+
+def google_drive_id(url: str) -> str | None:
+    """The file id of a Google Drive link (``/file/d/<id>/...``, ``open?id=``, ``uc?id=``,
+    ``drive.usercontent.google.com/download?id=``), or None for any other URL."""
+    parsed = urlparse(str(url))
+    if parsed.hostname not in ("drive.google.com", "docs.google.com", "drive.usercontent.google.com"):
+        return None
+    parts = [p for p in parsed.path.split("/") if p]
+    if "d" in parts and parts.index("d") + 1 < len(parts):
+        return parts[parts.index("d") + 1]
+    ids = parse_qs(parsed.query).get("id")
+    return ids[0] if ids else None
+
+
+class _DownloadForm(HTMLParser):
+    """The form of Drive's interstitial page: its action and hidden inputs (id, confirm, uuid)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.action: str | None = None
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag, attrs):  # name fixed by HTMLParser
+        attrs = dict(attrs)
+        if tag == "form" and self.action is None:
+            self.action = attrs.get("action")
+        elif tag == "input" and attrs.get("type") == "hidden" and attrs.get("name"):
+            self.fields[attrs["name"]] = attrs.get("value") or ""
+
+
+def resolve_google_drive(file_id: str, *, session: requests.Session | None = None,
+                         timeout: float = 60.0, endpoint: str | None = None) -> str:
+    """The URL that serves the file's bytes.
+
+    Small files come straight from the download endpoint. For large ones Drive first answers
+    with an HTML page ("can't scan this file for viruses") whose form carries a ``confirm``
+    token (and a ``uuid``); submitting it, as a browser does, gives the file. A page without
+    that form means the quota is used up or the file is private.
+    """
+    url = f"{endpoint or GOOGLE_DRIVE_DOWNLOAD}?{urlencode({'id': file_id, 'export': 'download'})}"
+    own_session = session is None
+    session = session or requests.Session()
+    try:
+        response = session.get(url, headers={"User-Agent": USER_AGENT}, stream=True, timeout=timeout)
+        with response:
+            if response.status_code == 404:
+                raise NotFoundError(f"Google Drive has no file {file_id!r}: check the link")
+            if response.status_code != 200:
+                raise DownloadError(f"GET {url} failed with HTTP {response.status_code}: {GOOGLE_DRIVE_HINT}")
+            if not response.headers.get("Content-Type", "").startswith("text/html"):
+                return url  # the file itself; http_download fetches it again, resumably
+            page = response.raw.read(1 << 20, decode_content=True).decode("utf-8", "replace")
+    except (requests.ConnectionError, requests.Timeout) as error:
+        raise DownloadError(f"GET {url} failed: {error}; check the network") from error
+    finally:
+        if own_session:
+            session.close()
+    form = _DownloadForm()
+    form.feed(page)
+    if not form.action or "confirm" not in form.fields:
+        raise DownloadError(f"Google Drive file {file_id!r}: {GOOGLE_DRIVE_HINT}")
+    return f"{urljoin(url, form.action)}?{urlencode(form.fields)}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -348,9 +433,19 @@ def _root_of(found: Path, marker: str) -> Path | None:
 
 def fetch_zip(url_or_path: str, dest_dir: str | os.PathLike, *, marker: str | None = None,
               sha256: str | None = None, keep_archive: bool = False, **http_options) -> Path:
-    """Download (or take a local) zip and extract it into ``dest_dir`` with :func:`extract_zip`."""
+    """Download (or take a local) zip and extract it into ``dest_dir`` with :func:`extract_zip`.
+
+    ``url_or_path``: an http(s) URL, a Google Drive share link, or a local file.
+    """
     dest_dir = Path(dest_dir)
-    if is_url(url_or_path):
+    drive_id = google_drive_id(url_or_path) if is_url(url_or_path) else None
+    if drive_id:
+        archive = dest_dir / f"{drive_id}.zip"
+        if not archive.exists():
+            url = resolve_google_drive(drive_id, session=http_options.get("session"),
+                                       timeout=http_options.get("timeout", 60.0))
+            http_download(url, archive, sha256=sha256, reject_html=True, **http_options)
+    elif is_url(url_or_path):
         archive = dest_dir / (Path(urlparse(url_or_path).path).name or "archive.zip")
         if not archive.exists():
             http_download(url_or_path, archive, sha256=sha256, **http_options)

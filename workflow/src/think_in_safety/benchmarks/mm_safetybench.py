@@ -65,7 +65,7 @@ JUDGE_RUBRICS.update({
 IMAGES_HELP = (
     "MM-SafetyBench images are not in the git repository: download imgs.zip (linked from the README "
     "of github.com/isXinLiu/MM-SafetyBench; a parquet mirror is HF PKU-Alignment/MM-SafetyBench) and "
-    "either set the fetch option images_url to the zip's URL or local path, or point `source` at a "
+    "either set the fetch option images_url to the zip's URL, its Google Drive share link or its local path, or point `source` at a "
     "local directory holding data/processed_questions/ and imgs/<scenario>/{SD,SD_TYPO,TYPO}/<id>.jpg. "
     "Set skip_images: true to fetch the questions only."
 )

@@ -44,7 +44,7 @@ JUDGE_RUBRIC = "siuo"
 IMAGES_HELP = (
     "SIUO images are not in the git repository: download the image zip linked from the README of "
     "github.com/sinwang20/SIUO (also on HF sinwang/SIUO) and set the fetch option images_url to the "
-    "zip's URL or local path, or images_source to a URL base / folder holding the image files, or "
+    "zip's URL, Google Drive share link or local path, or images_source to a URL base / folder holding the image files, or "
     "point `source` at a local directory with data/siuo_gen.json and data/images/. Set "
     "skip_images: true to fetch the questions only."
 )

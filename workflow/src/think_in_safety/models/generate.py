@@ -223,6 +223,24 @@ def load_checkpoint(checkpoint_dir: Path, model_name: str) -> pd.DataFrame:
     return done.drop_duplicates(subset=["id", "sample"], keep="last")
 
 
+def make_backend(name: str, weights: str, decoding: dict, engine: dict, threads: int) -> Backend | None:
+    """The backend the registry names (``models.<m>.backend`` or ``generation.backend``).
+
+    ``vllm`` builds the engine now (its own environment, envs/vllm.yaml); ``transformers``
+    returns None so that :func:`generate_responses` loads the model only if a batch is left.
+    """
+    if name == "vllm":
+        from think_in_safety.models.vllm_backend import VLLMBackend
+
+        return VLLMBackend(weights, dict(decoding), **dict(engine))
+    if name != "transformers":
+        raise ValueError(f"unknown generation backend {name!r}: use 'transformers' or 'vllm'")
+    import torch
+
+    torch.set_num_threads(threads)
+    return None
+
+
 def generate_responses(
     prompts: pd.DataFrame,
     model_name: str,

@@ -76,5 +76,9 @@ fonts:
 	  fi; \
 	fi
 
+# Everything the workflow wrote, except resources/judge_cache: LLM judge replies cost money and
+# time to get again (delete that folder by hand to re-judge from scratch).
 clean:
-	rm -rf results reports logs resources/benchmarks resources/models resources/tiny_zoo .snakemake
+	rm -rf results reports logs .snakemake \
+	  resources/benchmarks resources/models resources/tiny_zoo resources/training_sets \
+	  resources/tuned_models resources/tis resources/over_refusal

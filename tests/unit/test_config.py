@@ -92,3 +92,21 @@ def test_backend_and_resources_come_from_the_registry():
     demo = validate_config(load("config.yaml"), SCHEMA)
     assert model_backend(demo, "tiny-vl-a") == "transformers"
     assert generation_resources(demo, "tiny-vl-a") == {"mem_mb": 4000, "runtime": 60, "gpu": 0}
+
+
+def test_job_resources_follow_the_backend_and_size():
+    from think_in_safety.resources import judge_resources, sft_resources, tis_stage_resources
+
+    config = validate_config(load("paper.yaml"), SCHEMA)
+    config["judges"]["local-7b"] = {"backend": "transformers", "model": "/models/q", "gpus": 1, "size_b": 7}
+    config["judges"]["gpt"] = {"backend": "openai_compatible", "base_url": "http://h/v1", "model": "m"}
+    config = validate_config(config, SCHEMA)
+    assert judge_resources(config, "local-7b") == {"mem_mb": 22528, "runtime": 130, "gpu": 1}
+    assert judge_resources(config, "gpt")["gpu"] == 0 and judge_resources(config, "gpt")["runtime"] >= 240
+    assert judge_resources(config, "rule") == {"mem_mb": 2000, "runtime": 15, "gpu": 0}
+    assert tis_stage_resources({"backend": "transformers", "gpus": 2})["gpu"] == 2
+    assert tis_stage_resources({"backend": "template"})["gpu"] == 0
+    tuned = sft_resources(config, "r1-onevision-7b")
+    assert tuned["gpu"] == config["sft"]["gpus"] >= 1 and tuned["mem_mb"] >= 64000
+    demo = validate_config(load("config.yaml"), SCHEMA)
+    assert sft_resources(demo, "tiny-vl-a-think") == {"mem_mb": 4000, "runtime": 60, "gpu": 0}

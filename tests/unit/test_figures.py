@@ -154,6 +154,10 @@ def test_finetuning_arranges_the_comparison_for_the_figure(study):
     assert refusal["reason-a+vlguard", "over-refusal: benign questions"] == pytest.approx(0.5)  # 10 of 20
     assert refusal["reason-a", "over-refusal: benign questions"] == pytest.approx(0.1)
     assert "over-refusal: MSSBench safe images" in set(data["measure"])
+    length = data[data["measure"] == "mean thought length"]
+    assert set(length["kind"]) == {"thought_retention"} and (length["value"].dropna() > 1).all()  # tokens
+    shown = st.finetuning(study["sft"], ss.MODELS).display
+    assert "mean thought length (tokens)" in shown.columns
     asr = data[(data["kind"] == "safety") & (data["metric"] == "asr")]
     assert np.allclose(asr["safety_score"], 1 - asr["value"])
     assert not data.loc[data["tuning"] == "untuned", "significant"].any()

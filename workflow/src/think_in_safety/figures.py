@@ -365,9 +365,10 @@ def _tuning_colors(labels) -> dict[str, str]:
 
 
 def draw_finetuning(data: pd.DataFrame) -> Figure:
-    """Each headline safety metric, over-refusal measure and the thought share (one panel each,
-    four per row), per reasoning model (rows) and fine-tuning set (colour), with 95% CIs; a filled
-    marker on a fine-tuned model: its paired CI of the change from the untuned model excludes 0."""
+    """Each headline safety metric, over-refusal measure, the thought share and the mean thought
+    length in tokens (one panel each, four per row), per reasoning model (rows) and fine-tuning
+    set (colour), with 95% CIs; a filled marker on a fine-tuned model: its paired CI of the
+    change from the untuned model excludes 0."""
     untuned = list(dict.fromkeys(data["untuned_model"]))
     tunings = _tunings(data["tuning"])
     colors = _tuning_colors(tunings)
@@ -381,9 +382,13 @@ def draw_finetuning(data: pd.DataFrame) -> Figure:
         axes = np.atleast_1d(fig.subplots(rows_n, columns, sharey=True, squeeze=False)).ravel()
         for i, (measure, ax) in enumerate(zip(measures, axes)):
             rows = data[data["measure"] == measure]
+            tokens = rows["metric"].isin(st.TOKEN_METRICS).any()  # a length, not a share
             positions = _rows(ax, untuned)
             for row in rows.to_dict("records"):
-                x, low, high = _pp([row["value"], row["ci_low"], row["ci_high"]])
+                values = [row["value"], row["ci_low"], row["ci_high"]]
+                x, low, high = np.asarray(values, dtype=float) if tokens else _pp(values)
+                if not np.isfinite(x):  # e.g. no response kept a thought: no length to show
+                    continue
                 y = positions[row["untuned_model"]] + offsets[row["tuning"]]
                 color = colors[row["tuning"]]
                 filled = row["tuning"] == st.UNTUNED or bool(row["significant"])
@@ -393,8 +398,11 @@ def draw_finetuning(data: pd.DataFrame) -> Figure:
             kind = rows["kind"].iloc[0]
             direction = "higher" if bool(rows["higher_is_safer"].iloc[0]) else "lower"
             note = f"{direction} is {'safer' if kind == 'safety' else 'better'}"
-            ax.set_title(_title(f"{measure} (%)", note, width=22), fontsize=8.5)
-            ax.set_xlim(-4, 104)
+            ax.set_title(_title(f"{measure} ({'tokens' if tokens else '%'})", note, width=22), fontsize=8.5)
+            if tokens:
+                ax.set_xlim(0, 1.1 * max(np.nanmax(rows[["value", "ci_high"]].to_numpy(dtype=float)), 1.0))
+            else:
+                ax.set_xlim(-4, 104)
             if i % columns:
                 ax.tick_params(labelleft=False)
         for ax in axes[len(measures):]:
@@ -403,7 +411,7 @@ def draw_finetuning(data: pd.DataFrame) -> Figure:
         handles.append(Line2D([], [], marker="o", ls="", color="#333333", mfc="white",
                               label="change from untuned: 95% CI includes 0"))
         fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), frameon=False)
-        fig.suptitle("Fine-tuning: safety beside over-refusal (%, 95% CI)")
+        fig.suptitle("Fine-tuning: safety beside over-refusal and thought retention (95% CI)")
     return fig
 
 

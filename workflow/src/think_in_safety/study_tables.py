@@ -606,7 +606,10 @@ FINETUNING_COLUMNS = [
     "significant",
 ]
 #: measures of the fine-tuning comparison that the figure shows, by its ``metric`` column
-FINETUNING_KINDS = {"over_refusal": "over_refusal", "thought_share": "thought_retention"}
+FINETUNING_KINDS = {"over_refusal": "over_refusal", "thought_share": "thought_retention",
+                    "mean_thought_tokens": "thought_retention"}
+#: fine-tuning measures in tokens, not fractions
+TOKEN_METRICS = {"mean_thought_tokens"}
 OVER_REFUSAL_SOURCES = {"mssbench": "MSSBench safe images", "benign_questions": "benign questions"}
 
 
@@ -615,6 +618,8 @@ def _finetuning_measure(row: dict) -> str:
         return f"over-refusal: {OVER_REFUSAL_SOURCES.get(row['benchmark'], row['benchmark'])}"
     if row["metric"] == "thought_share":
         return "responses with a thought"
+    if row["metric"] == "mean_thought_tokens":
+        return "mean thought length"
     return measure_label(row["benchmark"], row["metric"], row["group"])
 
 
@@ -663,7 +668,13 @@ def _finetuning_display(data: pd.DataFrame) -> pd.DataFrame:
         row = rows.setdefault((item["untuned_model"], item["tuning"]),
                               {"model": item["untuned_model"], "tuning": item["tuning"]})
         column = f"{item['measure']} {direction_mark(bool(item['higher_is_safer']))}"
-        row[column] = _ci_text(item["value"], item["ci_low"], item["ci_high"]) + ("*" if item["significant"] else "")
+        if item["metric"] in TOKEN_METRICS:
+            column = f"{item['measure']} (tokens)"
+            text = "–" if _is_nan(item["value"]) else (
+                f"{item['value']:.1f} [{item['ci_low']:.1f}, {item['ci_high']:.1f}]")
+        else:
+            text = _ci_text(item["value"], item["ci_low"], item["ci_high"])
+        row[column] = text + ("*" if item["significant"] else "")
     return pd.DataFrame(list(rows.values())).fillna("–")
 
 

@@ -158,6 +158,10 @@ def test_finetuning_arranges_the_comparison_for_the_figure(study):
     assert set(length["kind"]) == {"thought_retention"} and (length["value"].dropna() > 1).all()  # tokens
     shown = st.finetuning(study["sft"], ss.MODELS).display
     assert "mean thought length (tokens)" in shown.columns
+    # no response kept a thought: no length to draw, and the figure still renders
+    no_thoughts = data.copy()
+    no_thoughts.loc[no_thoughts["measure"] == "mean thought length", ["value", "ci_low", "ci_high"]] = np.nan
+    figures.draw_finetuning(no_thoughts).clear()
     asr = data[(data["kind"] == "safety") & (data["metric"] == "asr")]
     assert np.allclose(asr["safety_score"], 1 - asr["value"])
     assert not data.loc[data["tuning"] == "untuned", "significant"].any()

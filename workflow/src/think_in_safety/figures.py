@@ -399,8 +399,9 @@ def draw_finetuning(data: pd.DataFrame) -> Figure:
             direction = "higher" if bool(rows["higher_is_safer"].iloc[0]) else "lower"
             note = f"{direction} is {'safer' if kind == 'safety' else 'better'}"
             ax.set_title(_title(f"{measure} ({'tokens' if tokens else '%'})", note, width=22), fontsize=8.5)
-            if tokens:
-                ax.set_xlim(0, 1.1 * max(np.nanmax(rows[["value", "ci_high"]].to_numpy(dtype=float)), 1.0))
+            if tokens:  # no finite length at all when no response kept a thought
+                lengths = rows[["value", "ci_high"]].to_numpy(dtype=float)
+                ax.set_xlim(0, 1.1 * max(lengths[np.isfinite(lengths)].max(initial=1.0), 1.0))
             else:
                 ax.set_xlim(-4, 104)
             if i % columns:

@@ -6,17 +6,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from think_in_safety.models import chat_data, generate, zoo
+from think_in_safety.models import generate
 from think_in_safety.tables import RESPONSE_COLUMNS
 
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    """A random-init tiny model (vocab 512): output is noise, the plumbing is real."""
-    root = tmp_path_factory.mktemp("zoo")
-    zoo.build_tokenizer(chat_data.tokenizer_corpus(40, seed=0), root / "tok", vocab_size=512)
-    zoo.build_tiny_model(root / "tok", root / "model", seed=0)
-    return str(root / "model")
 
 
 @pytest.fixture()

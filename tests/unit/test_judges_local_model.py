@@ -8,16 +8,8 @@ import pytest
 from PIL import Image
 
 from think_in_safety.judges import JudgeEndpointError, TransformersJudge, make_judge
-from think_in_safety.models import chat_data, zoo
 from tests.judge_rows import figstep_tables, prompt_row, response_row, tables
 
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    root = tmp_path_factory.mktemp("judge-zoo")
-    zoo.build_tokenizer(chat_data.tokenizer_corpus(40, seed=0), root / "tok", vocab_size=512)
-    zoo.build_tiny_model(root / "tok", root / "model", seed=0)
-    return str(root / "model")
 
 
 def local_judge(model, cache, **options) -> TransformersJudge:

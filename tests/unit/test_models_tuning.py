@@ -4,6 +4,7 @@ import json
 import os
 import stat
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -159,25 +160,24 @@ def test_real_tuning_makes_a_talking_base_and_a_thinking_reasoner(tmp_path):
     assert all(_readable(text, vocabulary) > 0.8 for text in reasoner["thought"])
 
 
-def test_real_lora_run_is_merged_into_a_loadable_model(tmp_path):
+def test_real_lora_run_is_merged_into_a_loadable_model(tmp_path, tiny_model):
     """LoRA through llamafactory-cli train, merged by llamafactory-cli export: the output is a full
     model that loads, and its weights moved away from the start model's (a few steps, CPU)."""
     import torch
     from safetensors.torch import load_file
 
-    from think_in_safety.models import chat_data, zoo
+    from think_in_safety.models import chat_data
 
-    zoo.build_tokenizer(chat_data.tokenizer_corpus(40, seed=0), tmp_path / "tok", vocab_size=512)
-    zoo.build_tiny_model(tmp_path / "tok", tmp_path / "start", seed=0)
+    start_dir = Path(tiny_model)
     chat_data.write_chat_data(tmp_path / "data", "think_tags", 16, seed=0)
     config = tuning.llamafactory_config(
-        tmp_path / "start", tmp_path / "data", "chat_think_tags", tmp_path / "tuned", "qwen2_vl",
+        start_dir, tmp_path / "data", "chat_think_tags", tmp_path / "tuned", "qwen2_vl",
         {"finetuning_type": "lora", "lora_rank": 4, "max_steps": 3, "learning_rate": 0.01,
          "per_device_train_batch_size": 4},
     )
     tuning.run_llamafactory(config, tmp_path / "train.yaml", tmp_path / "train.log")
     assert (tmp_path / "tuned" / tuning.LORA_ADAPTER_SUBDIR / "adapter_config.json").is_file()
-    start = load_file(tmp_path / "start/model.safetensors")
+    start = load_file(start_dir / "model.safetensors")
     merged = {}
     for path in (tmp_path / "tuned").glob("*.safetensors"):
         merged.update(load_file(path))

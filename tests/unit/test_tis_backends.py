@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from think_in_safety.models import chat_data, zoo
 from think_in_safety.tis import captions, writers
 from think_in_safety.tis.backends import OpenAICompatibleChat
 from think_in_safety.tis.policy import load_policy
@@ -141,12 +140,9 @@ def test_parse_writer_output():
     assert writers.parse_writer_output("just text", "ref", writes_answer=False) == ("just text", "ref")
 
 
-def test_local_transformers_backends(items, tmp_path_factory):
+def test_local_transformers_backends(items, tiny_model):
     root, sources = items
-    zoo_dir = tmp_path_factory.mktemp("zoo")
-    zoo.build_tokenizer(chat_data.tokenizer_corpus(40, seed=0), zoo_dir / "tok", vocab_size=512)
-    zoo.build_tiny_model(zoo_dir / "tok", zoo_dir / "model", seed=0)
-    model = str(zoo_dir / "model")
+    model = tiny_model
     caps = captions.caption_images(sources, root / "images", {"backend": "transformers", "model": model,
                                                               "max_tokens": 4}, {})
     assert caps["captioner"].iloc[0] == f"transformers:{model}" and len(caps) == 1

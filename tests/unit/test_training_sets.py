@@ -11,7 +11,6 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from think_in_safety.models import chat_data, zoo
 from think_in_safety.training_sets import FORMATS, get_format
 from think_in_safety.training_sets.common import DEMO_CAPTIONS_FILE, INFO_FILE, REPORT_FILE
 from think_in_safety.training_sets.validate import raise_if_rejected, validate_set
@@ -176,14 +175,6 @@ def test_demo_requests_are_not_benchmark_prompts():
     training = {q for scenes in demo_bank.SCENES.values() for s in scenes for q in s["unsafe"] + [x for x, _ in s["safe"]]}
     assert not benchmark & training
 
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    """A random-init tiny Qwen2.5-VL: the processor and template are real, the weights unused."""
-    root = tmp_path_factory.mktemp("zoo")
-    zoo.build_tokenizer(chat_data.tokenizer_corpus(40, seed=0), root / "tok", vocab_size=512)
-    zoo.build_tiny_model(root / "tok", root / "model", seed=0)
-    return str(root / "model")
 
 
 def test_llamafactory_loader_reports_rejected_records(tmp_path, tiny_model):

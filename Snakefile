@@ -1,8 +1,14 @@
 # Think in Safety: multimodal reasoning models vs their base models on five safety
 # benchmarks, end to end. Stages are in workflow/rules, logic in workflow/src/think_in_safety.
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+# envs/*.yaml install this package from ${TIS_WORKFLOW_ROOT} (pip expands it): conda runs pip
+# from the env file's copy in .snakemake/conda/, where no relative path reaches the workflow.
+os.environ["TIS_WORKFLOW_ROOT"] = workflow.basedir
 
 
 # The embedded default, unless --configfile names a study: a study file is then the whole

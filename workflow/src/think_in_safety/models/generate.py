@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
@@ -68,9 +69,28 @@ def effective_decoding(decoding: dict) -> dict:
     return settings
 
 
+@dataclass(frozen=True)
+class ProcessorTraits:
+    """What a multimodal processor accepts, found by calling it on a probe image.
+
+    ``nested``: images as one list per text (Mllama needs this; Qwen2.5-VL takes either).
+    ``mixed``: texts with images and texts without in one call (Mllama refuses: every text has
+    an image or none has).
+    """
+
+    nested: bool
+    mixed: bool
+
+
 @dataclass
 class TransformersBackend:
-    """Hugging Face transformers: AutoProcessor + AutoModelForImageTextToText, left-padded batches."""
+    """Hugging Face transformers: AutoProcessor + AutoModelForImageTextToText, left-padded batches.
+
+    A batch is rendered with the model's chat template and split into as few processor calls
+    as the processor allows (:class:`ProcessorTraits`); outputs come back in request order.
+    A rendered prompt that already starts with the tokenizer's BOS token is tokenised without
+    special tokens, so it keeps exactly one.
+    """
 
     model_path: str
     decoding: dict
@@ -78,7 +98,6 @@ class TransformersBackend:
     device: str = field(default="")
 
     def __post_init__(self) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -111,12 +130,64 @@ class TransformersBackend:
         root = self.image_root or Path(".")
         return [Image.open(root / path).convert("RGB") for path in request.image_paths]
 
-    def _inputs(self, batch: list[Request]):
-        texts = [
-            self.processor.apply_chat_template(r.messages(), add_generation_prompt=True, tokenize=False) for r in batch
-        ]
-        images = [image for request in batch for image in self._load_images(request)]
-        inputs = self.processor(text=texts, images=images or None, padding=True, return_tensors="pt")
+    def _render(self, request: Request) -> str:
+        try:
+            return self.processor.apply_chat_template(request.messages(), add_generation_prompt=True, tokenize=False)
+        except Exception as error:  # e.g. Llama-3.2-Vision's template refuses a system message with images
+            raise ValueError(
+                f"the chat template of {self.model_path} refused request {request.id!r} (system prompt: "
+                f"{bool(request.system_prompt)}, images: {len(request.image_paths)}): {error}. Give this model "
+                "prompts its template accepts (e.g. no system prompt with images) or another chat template."
+            ) from error
+
+    def _starts_with_bos(self, text: str) -> bool:
+        """The rendered template already wrote BOS (Llama 3): the tokenizer must not add another."""
+        bos = self.tokenizer.bos_token
+        return bool(bos) and text.startswith(bos)
+
+    def _processor_accepts(self, texts: list[str], images: list) -> bool:
+        try:
+            self.processor(text=texts, images=images, padding=True, return_tensors="pt")
+        except (ValueError, TypeError, IndexError):
+            return False
+        return True
+
+    @cached_property
+    def traits(self) -> ProcessorTraits:
+        """Probe the processor once (a blank 32 x 32 image, prompts rendered by the chat template)."""
+        from PIL import Image
+
+        image = Image.new("RGB", (32, 32), "white")
+        with_image = self._render(Request("probe", 0, "", "probe", ("probe.png",)))
+        without = self._render(Request("probe", 0, "", "probe"))
+        nested = self._processor_accepts([with_image, with_image], [[image], [image]])
+        mixed = self._processor_accepts([with_image, without], [[image], []] if nested else [image])
+        return ProcessorTraits(nested=nested, mixed=mixed)
+
+    def _groups(self, batch: list[Request], texts: list[str]) -> list[list[int]]:
+        """Positions of ``batch`` per processor call: same BOS handling, and apart by having images
+        when the processor refuses mixed calls. Groups in order of first appearance."""
+        mixed = not any(r.image_paths for r in batch) or self.traits.mixed
+        groups: dict[tuple[bool, bool], list[int]] = {}
+        for position, (request, text) in enumerate(zip(batch, texts)):
+            key = (self._starts_with_bos(text), mixed or bool(request.image_paths))
+            groups.setdefault(key, []).append(position)
+        return list(groups.values())
+
+    def _inputs(self, batch: list[Request], texts: list[str]):
+        """One processor call: left-padded tensors on the model's device."""
+        per_request = [self._load_images(request) for request in batch]
+        images = None
+        if any(per_request):
+            images = per_request if self.traits.nested else [image for group in per_request for image in group]
+        inputs = self.processor(
+            text=texts,
+            images=images,
+            padding=True,
+            padding_side="left",
+            add_special_tokens=not all(self._starts_with_bos(text) for text in texts),
+            return_tensors="pt",
+        )
         return inputs.to(self.device)
 
     def _generate_kwargs(self) -> dict:
@@ -144,16 +215,29 @@ class TransformersBackend:
         generated = len(new_ids) if end is None else end + 1
         return Output(text=text, prompt_tokens=prompt_tokens, generated_tokens=generated, finished=end is not None)
 
-    def generate(self, batch: list[Request], seed: int) -> list[Output]:
+    def _generate_group(self, batch: list[Request], texts: list[str]) -> list[Output]:
         import torch
 
-        torch.manual_seed(seed)
-        inputs = self._inputs(batch)
+        inputs = self._inputs(batch, texts)
         with torch.inference_mode():
             sequences = self.model.generate(**inputs, **self._generate_kwargs())
         width = inputs["input_ids"].shape[1]
         prompt_lengths = inputs["attention_mask"].sum(dim=1).tolist()
         return [self._output(row[width:].tolist(), int(n)) for row, n in zip(sequences, prompt_lengths)]
+
+    def generate(self, batch: list[Request], seed: int) -> list[Output]:
+        """Outputs in the order of ``batch``; the groups of :meth:`_groups` run one after another
+        under one seed."""
+        import torch
+
+        torch.manual_seed(seed)
+        texts = [self._render(request) for request in batch]
+        outputs: list[Output | None] = [None] * len(batch)
+        for positions in self._groups(batch, texts):
+            group = self._generate_group([batch[i] for i in positions], [texts[i] for i in positions])
+            for position, output in zip(positions, group):
+                outputs[position] = output
+        return outputs
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0

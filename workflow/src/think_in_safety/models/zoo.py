@@ -97,9 +97,31 @@ TINY_ARCHITECTURE = {
 
 
 def _offline() -> None:
-    """Make every Hugging Face call in this process local-only."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    """Nothing to switch off: the builders read and write local folders only, so no call reaches
+    the hub, and this process's HF_HUB_OFFLINE stays the user's (it used to be set here)."""
+
+
+def train_byte_level_bpe(corpus: list[str], special_tokens: list[str], vocab_size: int):
+    """A ``tokenizers.Tokenizer``: byte-level BPE trained on ``corpus``, plus the thought markers.
+
+    ``special_tokens`` take the first ids, in their order; the markers of :data:`THOUGHT_TOKENS`
+    follow the trained vocabulary as ordinary (non-special) tokens, so decoding keeps them.
+    Deterministic: the same corpus gives the same vocabulary and merges.
+    """
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(special_tokens),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    backend.train_from_iterator(corpus, trainer=trainer)
+    backend.add_tokens([AddedToken(token, special=False, normalized=False) for token in THOUGHT_TOKENS])
+    return backend
 
 
 def build_tokenizer(corpus: list[str], out_dir: Path, vocab_size: int = 2048) -> None:
@@ -109,21 +131,10 @@ def build_tokenizer(corpus: list[str], out_dir: Path, vocab_size: int = 2048) ->
     :data:`THOUGHT_TOKENS` are added as normal tokens so decoded text keeps them. The eos token
     is ``<|im_end|>`` (as LLaMA-Factory's ``qwen2_vl`` template sets it), pad is ``<|endoftext|>``.
     """
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     _offline()
-    backend = Tokenizer(models.BPE())
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=QWEN2VL_SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    backend.train_from_iterator(corpus, trainer=trainer)
-    backend.add_tokens([AddedToken(token, special=False, normalized=False) for token in THOUGHT_TOKENS])
+    backend = train_byte_level_bpe(corpus, QWEN2VL_SPECIAL_TOKENS, vocab_size)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=backend,
         eos_token="<|im_end|>",
@@ -236,3 +247,18 @@ def weights_hash(model_dir: Path) -> str:
                 digest.update(name.encode())
                 digest.update(tensor.contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
+
+
+def build_tiny_qwen2_5_vl(
+    out_dir: Path, seed: int, corpus: list[str], vocab_size: int = 2048, architecture: dict | None = None
+) -> Path:
+    """One call for a tiny Qwen2.5-VL folder: :func:`build_tokenizer` on ``corpus`` (in a
+    temporary folder), then :func:`build_tiny_model` into ``out_dir``, which is returned.
+    Deterministic per ``(seed, corpus)``."""
+    import tempfile
+
+    out_dir = Path(out_dir)
+    with tempfile.TemporaryDirectory(prefix="tokenizer-") as tokenizer_dir:
+        build_tokenizer(corpus, Path(tokenizer_dir), vocab_size=vocab_size)
+        build_tiny_model(Path(tokenizer_dir), out_dir, seed, architecture)
+    return out_dir

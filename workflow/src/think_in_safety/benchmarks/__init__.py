@@ -1,4 +1,4 @@
-"""The five safety benchmarks of the study (BENCHMARKS.md), behind one interface.
+"""The five safety benchmarks of the study (docs/benchmarks.md), behind one interface.
 
     from think_in_safety.benchmarks import REGISTRY, get_benchmark
     spec = get_benchmark("figstep")

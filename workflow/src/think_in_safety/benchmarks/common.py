@@ -32,12 +32,37 @@ class BenchmarkSpec:
     _fetch: Callable[[str, Path, dict], None] = field(repr=False)
     _write_demo: Callable[[Path, int], None] = field(repr=False)
     _load_prompts: Callable[[Path, dict], pd.DataFrame] = field(repr=False)
+    #: where the image archive is published when the images are not in the source (a URL
+    #: source then needs the option ``images_url``); None when the source holds the images
+    needs_images_url: str | None = None
+    #: the release folder the image archive fills (with ``needs_images_url``)
+    images_dir: str | None = None
+    #: options that may stand in for ``images_url`` (e.g. a URL base of the image files)
+    images_url_alternatives: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
             raise ValueError(f"{self.name}: family must be one of {FAMILIES}, not {self.family!r}")
         if self.metric not in METRICS:
             raise ValueError(f"{self.name}: metric must be one of {METRICS}, not {self.metric!r}")
+
+    def missing_images_url(self, source: str | None, options: dict | None = None) -> str | None:
+        """Why fetching ``source`` would find no images (None when it will): a URL source of a
+        benchmark whose images ship apart, without ``images_url`` (or an alternative) or
+        ``skip_images: true``. Demo and local sources hold their images."""
+        options = dict(options or {})
+        source = source or self.default_source
+        if not self.needs_images_url or not str(source).startswith(("http://", "https://")):
+            return None
+        if options.get("skip_images") is True:
+            return None
+        if any(options.get(key) for key in ("images_url", *self.images_url_alternatives)):
+            return None
+        alternatives = "".join(f", or set {key}" for key in self.images_url_alternatives)
+        return (f"{self.name}'s images are not in its source ({source}): set images_url to the "
+                f"image archive, published at {self.needs_images_url} (that link works as it is), "
+                f"or to the local path of the downloaded zip{alternatives}; or point source at a "
+                f"local copy of the release that holds {self.images_dir}/")
 
     def fetch(self, source: str | None, dest: str | os.PathLike, options: dict | None = None) -> None:
         """Write the upstream release into ``dest`` (upstream layout) from a URL base or local dir."""

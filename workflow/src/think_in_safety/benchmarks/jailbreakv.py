@@ -1,4 +1,4 @@
-"""JailBreakV-28K: LLM-transfer and image-based jailbreaks (BENCHMARKS.md "JailBreakV-28K", 3rd-party, MIT).
+"""JailBreakV-28K: LLM-transfer and image-based jailbreaks (docs/benchmarks.md, "JailBreakV-28K", 3rd-party, MIT).
 
 Upstream layout (HF dataset JailbreakV-28K/JailBreakV-28k; the current revision keeps everything
 under a ``JailBreakV_28K/`` folder, older revisions at the repository root)::
@@ -44,7 +44,7 @@ NAME = "jailbreakv"
 HF_FOLDER = "JailBreakV_28K"
 DEFAULT_SOURCE = download.hf_dataset_url("JailbreakV-28K/JailBreakV-28k") + "/" + HF_FOLDER
 SPLIT_FILES = {"mini": "mini_JailBreakV_28K.csv", "full": "JailBreakV_28K.csv"}
-# Column list RECALLED, not verified against the file (BENCHMARKS.md marks it [unknown, recalled]).
+# Column list RECALLED, not verified against the file (see docs/benchmarks.md, "JailBreakV-28K").
 CSV_COLUMNS = ["id", "jailbreak_query", "redteam_query", "format", "policy", "image_path", "from",
                "selected_mini", "transfer_from_llm"]
 REQUIRED_COLUMNS = ["id", "jailbreak_query", "redteam_query", "format", "policy", "image_path"]

@@ -1,4 +1,4 @@
-"""MM-SafetyBench: query-relevant image jailbreaks (BENCHMARKS.md "MM-SafetyBench", 3rd-party).
+"""MM-SafetyBench: query-relevant image jailbreaks (docs/benchmarks.md, "MM-SafetyBench", 3rd-party).
 
 Upstream layout (github.com/isXinLiu/MM-SafetyBench; images ship as a zip, not in git)::
 
@@ -52,7 +52,7 @@ SCENARIOS = (
     "10-Legal_Opinion", "11-Financial_Advice", "12-Health_Consultation", "13-Gov_Decision",
 )
 
-# Which GPT-4 judge prompt applies (BENCHMARKS.md "Judge"): one general prompt for 01-07 and 09,
+# Which GPT-4 judge prompt applies (docs/benchmarks.md, MM-SafetyBench "Judge"): one general prompt for 01-07 and 09,
 # special prompts for 08 (refuse lobbying), 10-12 (admit lacking credentials), 13 (refuse gov decisions).
 JUDGE_RUBRICS = {scenario: "general" for scenario in SCENARIOS}
 JUDGE_RUBRICS.update({
@@ -61,11 +61,13 @@ JUDGE_RUBRICS.update({
     "13-Gov_Decision": "gov_decision",
 })
 
-# Where the image zip comes from when `source` is a URL (it is not in the git repository).
+# Where the image zip comes from when `source` is a URL (it is not in the git repository): the
+# authors' "MM-SafetyBench(imgs).zip" on Google Drive, linked from the repository's README.
+IMAGES_PUBLISHED = "https://drive.google.com/file/d/1xjW9k-aGkmwycqGCXbru70FaSKhSDcR_/view?usp=sharing"
 IMAGES_HELP = (
-    "MM-SafetyBench images are not in the git repository: download imgs.zip (linked from the README "
-    "of github.com/isXinLiu/MM-SafetyBench; a parquet mirror is HF PKU-Alignment/MM-SafetyBench) and "
-    "either set the fetch option images_url to the zip's URL, its Google Drive share link or its local path, or point `source` at a "
+    "MM-SafetyBench images are not in the git repository: the authors publish them as a zip at "
+    f"{IMAGES_PUBLISHED} (linked from the README of github.com/isXinLiu/MM-SafetyBench). "
+    "Set the fetch option images_url to that link, another URL of the zip or its local path, or point `source` at a "
     "local directory holding data/processed_questions/ and imgs/<scenario>/{SD,SD_TYPO,TYPO}/<id>.jpg. "
     "Set skip_images: true to fetch the questions only."
 )
@@ -108,7 +110,7 @@ def image_relpath(scenario: str, image_type: str, question_id: str) -> str:
 
 
 def prompt_for(record: dict, image_type: str) -> str:
-    """Upstream pairing of text and image type (BENCHMARKS.md "Text per image type")."""
+    """Upstream pairing of text and image type (docs/benchmarks.md, MM-SafetyBench "Prompt")."""
     if image_type == "SD":
         return record["Rephrased Question(SD)"]
     if image_type in ("TYPO", "SD_TYPO"):
@@ -233,4 +235,5 @@ SPEC = BenchmarkSpec(
     name=NAME, family="jailbreak", metric="asr", default_source=DEFAULT_SOURCE,
     description="MM-SafetyBench query-relevant image jailbreaks (13 scenarios; SD, TYPO, SD_TYPO)",
     _fetch=fetch, _write_demo=write_demo, _load_prompts=load_prompts,
+    needs_images_url=IMAGES_PUBLISHED, images_dir=IMAGE_DIR, images_url_alternatives=(),
 )

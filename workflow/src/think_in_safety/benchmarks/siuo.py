@@ -1,11 +1,11 @@
-"""SIUO: safe inputs, unsafe output — safety awareness (BENCHMARKS.md "SIUO", verified, CC BY-NC 4.0).
+"""SIUO: safe inputs, unsafe output — safety awareness (docs/benchmarks.md, "SIUO", verified, CC BY-NC 4.0).
 
 Upstream layout (github.com/sinwang20/SIUO)::
 
     data/siuo_gen.json     [{question_id, image, question, category, safety_warning, reference_answer}, ...]
     data/images/<image>    images: NOT in git — a separate zip (linked from the README) / HF ``sinwang/SIUO``
 
-Generation (BENCHMARKS.md): image + the bare ``question``, no system prompt, 3 samples per
+Generation (docs/benchmarks.md): image + the bare ``question``, no system prompt, 3 samples per
 question; the GPT-4V judge sees the query, safety warning, reference answer and the response, and a
 majority vote over the 3 samples decides. Our loader reads the documented key names
 (``reference_answer``, ``data/images/<image>``), not the official code's buggy ones.
@@ -38,18 +38,21 @@ DEFAULT_SOURCE = "https://raw.githubusercontent.com/sinwang20/SIUO/main"
 QUESTION_FILE = "data/siuo_gen.json"
 IMAGE_DIR = "data/images"
 RECORD_KEYS = ("question_id", "image", "question", "category", "safety_warning", "reference_answer")
-DEFAULT_N_SAMPLES = 3  # BENCHMARKS.md: 3 samples per question, majority vote
+DEFAULT_N_SAMPLES = 3  # docs/benchmarks.md: 3 samples per question, majority vote
 JUDGE_RUBRIC = "siuo"
 
+# The authors' SIUO-images.zip on Google Drive, linked from the README of github.com/sinwang20/SIUO
+# ("unzip the images under data/images").
+IMAGES_PUBLISHED = "https://drive.google.com/file/d/1U9CNRyMVlFRxMd8rT24SOQhK5G87-E2B/view?usp=sharing"
 IMAGES_HELP = (
-    "SIUO images are not in the git repository: download the image zip linked from the README of "
-    "github.com/sinwang20/SIUO (also on HF sinwang/SIUO) and set the fetch option images_url to the "
-    "zip's URL, Google Drive share link or local path, or images_source to a URL base / folder holding the image files, or "
+    f"SIUO images are not in the git repository: the authors publish them as a zip at {IMAGES_PUBLISHED} "
+    "(linked from the README of github.com/sinwang20/SIUO; also on HF sinwang/SIUO). Set the fetch option images_url to "
+    "that link, another URL of the zip or its local path, or images_source to a URL base / folder holding the image files, or "
     "point `source` at a local directory with data/siuo_gen.json and data/images/. Set "
     "skip_images: true to fetch the questions only."
 )
 
-# The 9 categories (BENCHMARKS.md). The first two strings are verified in the real file; the
+# The 9 categories (docs/benchmarks.md). The first two strings are verified in the real file; the
 # spelling of the other seven in upstream JSON is not verified.
 CATEGORIES = (
     "self-harm", "dangerous behavior", "morality", "illegal activities & crime",
@@ -255,4 +258,5 @@ SPEC = BenchmarkSpec(
     name=NAME, family="awareness", metric="siuo_safe_rate", default_source=DEFAULT_SOURCE,
     description="SIUO safe-input/unsafe-output awareness (167 items, 9 categories, 3 samples each)",
     _fetch=fetch, _write_demo=write_demo, _load_prompts=load_prompts,
+    needs_images_url=IMAGES_PUBLISHED, images_dir=IMAGE_DIR, images_url_alternatives=("images_source",),
 )

@@ -1,6 +1,6 @@
 """Image renderers for the benchmarks' typographic images and for the demo's drawn stand-ins.
 
-* :func:`render_figstep` — FigStep's recipe (BENCHMARKS.md "How an image is made"): white RGB
+* :func:`render_figstep` — FigStep's recipe (docs/benchmarks.md, FigStep "Image recipe"): white RGB
   760x760, FreeMonoBold 80, black text at (20, 10), line spacing 11, the instruction wrapped at 15
   characters followed by the lines ``1. ``, ``2. ``, ``3. ``; no auto-sizing (long text clips).
 * :func:`render_mm_typography` — MM-SafetyBench's TYPO image: Arial 90 (Liberation Sans has Arial's
@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw, ImageFont
 FIGSTEP_FONT = "/usr/share/fonts/truetype/freefont/FreeMonoBold.ttf"
 ARIAL_STANDIN_FONT = "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf"
 
-# FigStep constants (BENCHMARKS.md, FigStep "How an image is made").
+# FigStep constants (docs/benchmarks.md, FigStep "Image recipe").
 FIGSTEP_SIZE = (760, 760)
 FIGSTEP_FONT_SIZE = 80
 FIGSTEP_ORIGIN = (20, 10)
@@ -31,7 +31,7 @@ FIGSTEP_SPACING = 11
 FIGSTEP_WRAP = 15
 FIGSTEP_STEPS = 3
 
-# MM-SafetyBench typography constants (BENCHMARKS.md, MM-SafetyBench "Typography image").
+# MM-SafetyBench typography constants (docs/benchmarks.md, MM-SafetyBench "Image recipe").
 MM_FONT_SIZE = 90
 MM_WIDTH = 1024
 

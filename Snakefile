@@ -8,7 +8,7 @@ min_version("9.0")
 
 # envs/*.yaml install this package from ${TIS_WORKFLOW_ROOT} (pip expands it): conda runs pip
 # from the env file's copy in .snakemake/conda/, where no relative path reaches the workflow.
-os.environ["TIS_WORKFLOW_ROOT"] = workflow.basedir
+os.environ.update(TIS_WORKFLOW_ROOT=workflow.basedir)
 
 
 # The embedded default, unless --configfile names a study: a study file is then the whole

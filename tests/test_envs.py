@@ -1,5 +1,5 @@
 """The per-rule conda environments (envs/*.yaml) stay honest without conda: no conda channel is
-reachable on these machines (STACK.md), so every pinned pip requirement must agree with the
+reachable on these machines (docs/stack.md), so every pinned pip requirement must agree with the
 proven stack in requirements/constraints.txt, and each env's pip list must resolve from the
 package registry (`pip install --dry-run`; skipped when the registry cannot be reached)."""
 

@@ -89,8 +89,9 @@ class FaultServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, plan=DEFAULT_PLAN, *, retry_after: float = 0.2, slow_s: float = 1.0, port: int = 0,
-                 required_key: str | None = None, delay_s: float = 0.0) -> None:
+                 required_key: str | None = None, delay_s: float = 0.0, reply=None) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
+        self.reply = reply or scripted_reply  # body -> reply text
         self.plan = tuple(tuple(faults) for faults in plan)
         self.retry_after = retry_after
         self.slow_s = slow_s
@@ -170,7 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
                 with server.lock:
                     server.injected[fault] += 1
                 return self._inject(fault)
-            reply = scripted_reply(body)
+            reply = server.reply(body)
             if server.delay_s:
                 time.sleep(server.delay_s)
             with server.lock:

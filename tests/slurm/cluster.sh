@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A real single-node SLURM cluster with accounting (munge, MariaDB, slurmdbd, slurmctld,
-# slurmd) for `make test-slurm`, following the recipe proven on these machines (STACK.md).
+# slurmd) for `make test-slurm`, following the recipe in docs/cluster.md ("A one-node test cluster").
 #   tests/slurm/cluster.sh install   # Debian packages (root)
 #   tests/slurm/cluster.sh up        # start every daemon; PIDs under $STATE
 #   tests/slurm/cluster.sh down      # stop every daemon this script started, by PID

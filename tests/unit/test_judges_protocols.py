@@ -84,7 +84,7 @@ def test_mm_safetybench_judges_the_answer_only_with_its_rubric(rubric):
     row = prompt_row("p", "mm_safetybench", judge_rubric=rubric, question=QUESTION)
     (call,) = protocol.calls(row, ANSWER)
     text = only_text(call)
-    assert ANSWER in text and QUESTION not in text  # BENCHMARKS.md: the answer only
+    assert ANSWER in text and QUESTION not in text  # docs/benchmarks.md: the answer only
     assert '"safe"' in text and '"unsafe"' in text
     assert call.prompt_version == protocol.prompt_version(row) == f"mmsb-judge-v1/{rubric}"
     assert call.image_paths() == []

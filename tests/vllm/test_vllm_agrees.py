@@ -1,5 +1,5 @@
 """The vLLM backend for real, on CPU (`make test-vllm`): vLLM cannot share an environment with
-LLaMA-Factory (STACK.md), so this test runs in `.venv-vllm`. It takes a demo reasoner and its
+LLaMA-Factory (docs/stack.md), so this test runs in `.venv-vllm`. It takes a demo reasoner and its
 greedy transformers-backend responses that the main environment produced (the Makefile target
 runs the workflow for them first), generates the same samples with vLLM, and compares."""
 

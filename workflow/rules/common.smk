@@ -3,6 +3,9 @@ import re
 from pathlib import Path
 
 from think_in_safety.config import (
+    api_model_settings,
+    hub_location,
+    hub_manifest,
     model_backend,
     model_decoding,
     reasoning_pairs,
@@ -102,13 +105,31 @@ def tuning_hyperparameters(wildcards):
 
 
 def model_input(wildcards):
-    """Built and fine-tuned models are inputs of generation; hub ids and local paths are not tracked."""
+    """What a job that loads the model waits for: a built or fine-tuned model's directory, the
+    download manifest of hub weights (download_model); local paths are not tracked."""
     if (
         wildcards.model in TUNED
         or config["models"][wildcards.model]["weights"] == "built"
     ):
         return weights_location(config, wildcards.model)
-    return []
+    return hub_manifest(config, f"models.{wildcards.model}") or []
+
+
+def judge_model_input(wildcards):
+    """A local transformers judge with hub weights waits for their download manifest."""
+    return hub_manifest(config, f"judges.{wildcards.judge}") or []
+
+
+def tis_model_input(stage):
+    """The TiS captioner's or writer's download manifest (a transformers backend with hub weights)."""
+    return hub_manifest(config, f"tis.{stage}") or []
+
+
+def tis_backend_settings(stage):
+    """tis.captioner|writer, with hub weights replaced by their local copy (resources/hub)."""
+    settings = dict(config["tis"][stage])
+    location = hub_location(config, f"tis.{stage}")
+    return {**settings, "model": location} if location else settings
 
 
 # --- training sets, TiS assembly, fine-tuning (tis.smk, sft.smk) --------------------------
@@ -219,13 +240,18 @@ def all_metrics():
 
 
 def generation_env(wildcards):
-    """vLLM cannot share an environment with LLaMA-Factory's transformers (STACK.md)."""
+    """vLLM cannot share an environment with LLaMA-Factory's transformers (docs/stack.md); a
+    model behind an API needs no torch (envs/data.yaml)."""
     backend = model_backend(config, wildcards.model)
-    return f"../../envs/{'vllm' if backend == 'vllm' else 'generate'}.yaml"
+    env = {"vllm": "vllm", "openai": "data"}.get(backend, "generate")
+    return f"../../envs/{env}.yaml"
 
 
 def generation_engine(wildcards):
-    """vLLM engine settings from the registry (the transformers backend ignores them)."""
+    """vLLM engine settings from the registry (the transformers backend ignores them); an API
+    model's server settings (backend openai)."""
+    if model_backend(config, wildcards.model) == "openai":
+        return api_model_settings(config, wildcards.model)
     entry = config["models"][wildcards.model]
     return {
         "tensor_parallel_size": max(1, entry.get("gpus", 0)),

@@ -8,6 +8,7 @@ rule judge:
     input:
         prompts="results/prompts/{benchmark}.parquet",
         responses="results/responses/{model}/{benchmark}.parquet",
+        weights=judge_model_input,
     output:
         "results/judgments/{judge}/{model}/{benchmark}.parquet",
     log:
@@ -30,6 +31,7 @@ rule judge_agreement:
     """A judge against human labels: accuracy, Cohen's kappa, confusion matrices."""
     input:
         labels=agreement_labels(),
+        weights=judge_model_input,
     output:
         csv=report(
             "results/judge_agreement/{judge}.csv",

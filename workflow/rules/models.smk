@@ -1,5 +1,6 @@
 # Models: the tiny zoo of the embedded default, built offline (tokenizer, random init, general
-# chat data) and tuned with LLaMA-Factory. Models with hub or local weights need no rule here.
+# chat data) and tuned with LLaMA-Factory; hub weights downloaded once at their pinned commit
+# (download_model). Models with local weights need no rule here.
 
 
 rule write_chat_data:
@@ -45,7 +46,7 @@ rule build_tiny_tokenizer:
 
 
 rule build_tiny_init:
-    """A randomly initialised tiny Qwen2.5-VL (STACK.md), deterministic per seed."""
+    """A randomly initialised tiny Qwen2.5-VL (docs/stack.md), deterministic per seed."""
     input:
         tokenizer="resources/tiny_zoo/tokenizer",
     output:
@@ -83,3 +84,30 @@ rule tune_tiny_model:
         hyper=tuning_hyperparameters,
     script:
         "../scripts/tune_tiny_model.py"
+
+
+rule download_model:
+    """One hub repository at a pinned commit into resources/hub/<org>/<name>/<revision>, checked
+    against the hub's checksums; the manifest is written last. An interrupted download resumes
+    (the copy is not a directory() output, so Snakemake keeps it). A local rule: it runs where
+    Snakemake starts (e.g. a login node, which has the network) and asks for no GPU."""
+    output:
+        manifest="resources/hub/{org}/{name}/{revision}.manifest.json",
+    log:
+        "logs/download_model/{org}/{name}/{revision}.log",
+    wildcard_constraints:
+        org="[A-Za-z0-9][A-Za-z0-9._-]*",
+        name="[A-Za-z0-9][A-Za-z0-9._-]*",
+        revision="[0-9a-f]{40}",
+    retries: 2
+    localrule: True
+    conda:
+        "../../envs/data.yaml"
+    threads: 2
+    resources:
+        **DOWNLOAD_JOB,
+    params:
+        repo=lambda wc: f"{wc.org}/{wc.name}",
+        local_dir=lambda wc: f"resources/hub/{wc.org}/{wc.name}/{wc.revision}",
+    script:
+        "../scripts/download_model.py"

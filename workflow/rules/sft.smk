@@ -1,4 +1,4 @@
-# Safety fine-tuning (PAPER.md, "Mitigation"): the compared training sets in their upstream
+# Safety fine-tuning (docs/study.md, "Fine-tuning comparison"): the compared training sets in their upstream
 # formats (demo, downloaded or local) -> LLaMA-Factory sharegpt sets -> checked by LLaMA-Factory's
 # own loader -> one SFT run per (model x set) -> '<model>+<set>' evaluated on every benchmark ->
 # the fine-tuning table, with over-refusal and thought retention.
@@ -105,6 +105,9 @@ rule sft:
         validation="results/training_sets/validation/{model}/{training_set}.csv",
         start=sft_start,
         template=workflow_file(config["sft"]["llamafactory_template"]),
+        deepspeed=(
+            workflow_file(config["sft"]["deepspeed"]) if config["sft"]["deepspeed"] else []
+        ),
     output:
         model=directory("resources/tuned_models/{model}+{training_set}"),
         summary="results/sft/{model}+{training_set}.json",
@@ -116,17 +119,24 @@ rule sft:
         training_set=alternatives(config["sft"]["training_sets"]),
     conda:
         "../../envs/train.yaml"
-    threads: 2
+    # CPUs for every rank, all ranks on one node (torchrun on one host: docs/sft.md)
+    threads: lambda wc: sft_resources(config, wc.model)["threads"]
     resources:
         mem_mb=lambda wc: sft_resources(config, wc.model)["mem_mb"],
         runtime=lambda wc: sft_resources(config, wc.model)["runtime"],
         gpu=lambda wc: sft_resources(config, wc.model)["gpu"],
+        nodes=1,
     params:
         weights=lambda wc: weights_location(config, wc.model),
-        offline=lambda wc: config["models"][wc.model]["weights"] == "built",
+        # every start model is a local folder (built, downloaded hub copy, local path)
+        offline=True,
         chat_template=lambda wc: config["models"][wc.model]["chat_template"],
         hyper=config["sft"]["hyper"],
         seed=config["seed"],
+        save_steps=config["sft"]["save_steps"],
+        gpus=config["sft"]["gpus"],
+        # outside the output, which Snakemake deletes before the job: a rerun resumes from here
+        checkpoint_dir=lambda wc: sft_checkpoint_dir(wc.model, wc.training_set),
     script:
         "../scripts/sft.py"
 

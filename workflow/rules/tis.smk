@@ -1,4 +1,4 @@
-# TiS assembly (PAPER.md, "TiS dataset"): sources -> captions -> safety thoughts -> filters ->
+# TiS assembly (docs/study.md, "The TiS dataset"): sources -> captions -> safety thoughts -> filters ->
 # LLaMA-Factory set + dataset card. One rule per stage; every output is a table to inspect.
 # Settings: config "tis"; the set is the training set of format tis_assembly.
 
@@ -44,6 +44,7 @@ rule tis_captions:
         releases=lambda wc: [
             training_set_release(s["training_set"]) for s in config["tis"]["sources"]
         ],
+        model=tis_model_input("captioner"),
     output:
         "results/tis/captions.parquet",
     log:
@@ -56,7 +57,7 @@ rule tis_captions:
         runtime=tis_stage_resources(config["tis"]["captioner"])["runtime"],
         gpu=tis_stage_resources(config["tis"]["captioner"])["gpu"],
     params:
-        settings=config["tis"]["captioner"],
+        settings=tis_backend_settings("captioner"),
         releases=lambda wc: {
             s["training_set"]: training_set_release(s["training_set"])
             for s in config["tis"]["sources"]
@@ -70,6 +71,7 @@ rule tis_thoughts:
     input:
         sources="results/tis/sources.parquet",
         captions="results/tis/captions.parquet",
+        model=tis_model_input("writer"),
     output:
         "results/tis/thoughts.parquet",
     log:
@@ -82,7 +84,7 @@ rule tis_thoughts:
         runtime=tis_stage_resources(config["tis"]["writer"])["runtime"],
         gpu=tis_stage_resources(config["tis"]["writer"])["gpu"],
     params:
-        settings=config["tis"]["writer"],
+        settings=tis_backend_settings("writer"),
         policy=config["tis"]["policy"],
         seed=config["seed"],
         checkpoint="results/tis/thoughts.checkpoint.jsonl",

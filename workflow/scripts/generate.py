@@ -8,7 +8,7 @@ from think_in_safety.logs import rule_log
 from think_in_safety.models import generate
 
 
-# vLLM's engine spawns worker processes that re-import this file (STACK.md)
+# vLLM's engine spawns worker processes that re-import this file (docs/stack.md)
 if __name__ == "__main__":
     with rule_log(snakemake.log[0]) as log:
         generate.generate_responses(

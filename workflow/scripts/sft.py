@@ -22,6 +22,8 @@ with rule_log(snakemake.log[0]) as log:
         chat_template=snakemake.params.chat_template,
         hyper=hyper,
         seed=snakemake.params.seed,
+        save_steps=snakemake.params.save_steps,
+        deepspeed=snakemake.input.get("deepspeed") or None,
     )
     records = int((validation["status"] != "rejected").sum())
     summary = sft.run_sft(
@@ -31,5 +33,9 @@ with rule_log(snakemake.log[0]) as log:
         summary_path=snakemake.output.summary,
         records=records,
         offline=snakemake.params.offline,
+        checkpoint_dir=snakemake.params.checkpoint_dir,
+        gpus=snakemake.params.gpus,
     )
+    if summary["resumed_from_step"] is not None:
+        log.info("resumed from the checkpoint of step %d of an earlier attempt", summary["resumed_from_step"])
     log.info("tuned %s on %s (%d records) in %.0f s", snakemake.wildcards.model, name, records, summary["wall_seconds"])

@@ -56,8 +56,54 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
             + "\n".join(lines)
             + "\nSee config/README.md for what each key means."
         )
+    _check_api_models(config)
     _check_references(config)
+    _check_revisions(config)
     return config
+
+
+#: Keys of a model served behind an OpenAI-compatible API (backend openai) and their defaults.
+API_MODEL_DEFAULTS = {"api_key_env": "OPENAI_API_KEY", "max_concurrency": 8, "timeout_s": 600.0}
+API_MODEL_KEYS = ("base_url", "model", *API_MODEL_DEFAULTS)
+#: The ``weights`` of a model served behind an API: nothing to download or load.
+API_WEIGHTS = "api"
+
+
+def _check_api_models(config: dict) -> None:
+    """Models of backend openai have weights 'api' (filled in when omitted); only they have it,
+    and only they carry the API keys (base_url, model, api_key_env, ...); none is fine-tuned."""
+    for name, model in config["models"].items():
+        backend = model.get("backend") or config["generation"]["backend"]
+        if backend == "openai":
+            weights = model.setdefault("weights", API_WEIGHTS)
+            if weights != API_WEIGHTS:
+                raise ConfigError(
+                    f"models.{name} has backend openai (served behind an API) but weights '{weights}'; "
+                    f"set weights: {API_WEIGHTS} or leave it out: an API model has no weights to download")
+            continue
+        if model.get("weights") == API_WEIGHTS:
+            raise ConfigError(
+                f"models.{name} has weights '{API_WEIGHTS}' (served behind an API) but backend '{backend}'; "
+                "set backend: openai with base_url and model, or give the weights")
+        stray = [key for key in API_MODEL_KEYS if key in model]
+        if stray:
+            raise ConfigError(
+                f"models.{name} sets {', '.join(stray)}, which only backend openai uses, but its backend is "
+                f"'{backend}'; remove them or set backend: openai")
+    served = [m for m in config.get("sft", {}).get("models", []) if config["models"].get(m, {}).get("weights")
+              == API_WEIGHTS]
+    if served:
+        raise ConfigError(f"sft.models names {', '.join(served)}, served behind an API (backend openai); only "
+                          "models with local weights can be fine-tuned: remove them from sft.models")
+
+
+def api_model_settings(config: dict, model: str) -> dict:
+    """The :class:`~think_in_safety.models.openai_backend.OpenAIBackend` keywords of an API
+    model: its registry keys with :data:`API_MODEL_DEFAULTS`, thought format and name."""
+    entry = config["models"][model]
+    settings = {key: entry.get(key, default) for key, default in API_MODEL_DEFAULTS.items()}
+    return {"base_url": entry["base_url"], "model": entry["model"], **settings,
+            "thought_format": entry.get("thought_format", "none"), "model_name": model}
 
 
 def _check_references(config: dict) -> None:
@@ -84,6 +130,91 @@ def _check_references(config: dict) -> None:
                 f"benchmarks.{name}.judge is '{benchmark['judge']}', not a key of judges "
                 f"({', '.join(config['judges'])})"
             )
+        _check_image_source(name, benchmark)
+
+
+def _check_image_source(name: str, benchmark: dict) -> None:
+    """A URL source of a benchmark whose images ship apart needs images_url (the registry says
+    which benchmarks, and where their archive is published)."""
+    from think_in_safety.benchmarks import get_benchmark
+
+    problem = get_benchmark(name).missing_images_url(benchmark["source"], benchmark["options"])
+    if problem:
+        raise ConfigError(f"benchmarks.{name}.options.images_url is not set: {problem}")
+
+
+def _hub_entries(config: dict):
+    """(config key, model field, revision) of every registry entry that may name hub weights:
+    models, transformers judges, transformers TiS captioner/writer."""
+    for name, model in config["models"].items():
+        yield f"models.{name}", model.get("weights"), model.get("revision")
+    for name, judge in config.get("judges", {}).items():
+        if judge.get("backend") == "transformers":
+            yield f"judges.{name}", judge.get("model"), judge.get("revision")
+        elif "revision" in judge:
+            raise ConfigError(f"judges.{name}.revision is set, but only a transformers judge loads weights; "
+                              "remove it")
+    for stage in ("captioner", "writer"):
+        settings = config.get("tis", {}).get(stage, {})
+        if settings.get("backend") == "transformers":
+            yield f"tis.{stage}", settings.get("model"), settings.get("revision")
+        elif "revision" in settings:
+            raise ConfigError(f"tis.{stage}.revision is set, but only the transformers backend loads weights; "
+                              "remove it")
+
+
+def _check_revisions(config: dict) -> None:
+    """Hub weights are pinned: every hf:<org>/<name> has a revision (a commit), and only they do."""
+    from think_in_safety.hub import PIN_HINT, hub_repo, is_hub_id
+
+    field = {"models": "weights", "judges": "model", "tis": "model"}
+    for key, weights, revision in _hub_entries(config):
+        where = f"{key}.{field[key.split('.')[0]]}"
+        if is_hub_id(weights):
+            try:
+                repo = hub_repo(weights)
+            except ValueError as error:
+                raise ConfigError(f"{where}: {error}") from None
+            if revision is None:
+                raise ConfigError(
+                    f"{key} loads {weights} from the Hugging Face hub but has no revision; "
+                    f"{PIN_HINT.format(repo=repo)}, and set {key}.revision: <that commit>")
+        elif revision is not None:
+            raise ConfigError(f"{key}.revision is set, but {where} is '{weights}', not hf:<org>/<name>; "
+                              "a revision pins hub weights only: remove it")
+
+
+def hub_pin(config: dict, key: str) -> tuple[str, str] | None:
+    """(repo, revision) of the hub weights of ``key`` ('models.<m>', 'judges.<j>',
+    'tis.captioner', 'tis.writer'), or None when they are not hf:<org>/<name>."""
+    from think_in_safety.hub import hub_repo, is_hub_id
+
+    section, name = key.split(".", 1)
+    entry = config[section][name]
+    weights = entry.get("weights") if section == "models" else entry.get("model")
+    if section != "models" and entry.get("backend") != "transformers":
+        return None
+    if not is_hub_id(weights):
+        return None
+    if entry.get("revision") is None:
+        raise ConfigError(f"{key} loads {weights} from the hub but has no revision (validate the config first)")
+    return hub_repo(weights), entry["revision"]
+
+
+def hub_location(config: dict, key: str) -> str | None:
+    """The local copy (resources/hub/<org>/<name>/<revision>) of ``key``'s hub weights, or None."""
+    from think_in_safety.hub import snapshot_dir
+
+    pin = hub_pin(config, key)
+    return snapshot_dir(*pin) if pin else None
+
+
+def hub_manifest(config: dict, key: str) -> str | None:
+    """The download manifest (download_model's output) of ``key``'s hub weights, or None."""
+    from think_in_safety.hub import manifest_path
+
+    pin = hub_pin(config, key)
+    return manifest_path(*pin) if pin else None
 
 
 def reasoning_pairs(config: dict) -> dict[str, str]:
@@ -97,13 +228,12 @@ def model_decoding(config: dict, model: str) -> dict:
 
 
 def weights_location(config: dict, model: str, models_dir: str = "resources/models") -> str:
-    """Where generation loads ``model`` from: a built directory, a hub id or a local path."""
+    """Where jobs load ``model`` from: a built directory, the local copy of hub weights
+    (resources/hub/<org>/<name>/<revision>, see :mod:`think_in_safety.hub`) or a local path."""
     weights = config["models"][model]["weights"]
     if weights == "built":
         return f"{models_dir}/{model}"
-    if weights.startswith("hf:"):
-        return weights[len("hf:") :]
-    return weights
+    return hub_location(config, f"models.{model}") or weights
 
 
 def model_backend(config: dict, model: str) -> str:

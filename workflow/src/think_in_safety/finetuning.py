@@ -1,7 +1,7 @@
 """The fine-tuning table: each tuned reasoning model, untuned and after SFT on every set.
 
 For each reasoning model of ``sft.models`` one row group: the untuned model, then the model
-fine-tuned on each set of ``sft.training_sets`` (PAPER.md: R1-Onevision and LLaVA-CoT on VLGuard,
+fine-tuned on each set of ``sft.training_sets`` (docs/study.md: R1-Onevision and LLaVA-CoT on VLGuard,
 MIS, SPA-VL and TiS). Measures, per row:
 
 * every benchmark's headline metric (as in the collapse table), paired with the untuned model

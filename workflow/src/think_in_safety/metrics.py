@@ -96,7 +96,7 @@ ASR = MetricDef("asr", higher_is_safer=False)
 _JAILBREAK_HEADLINE = (("asr", "overall", ""),)
 _TEXT_ONLY = ("text_only",)  # the FigStep / MM-SafetyBench text-only control (benchmarks' subset name)
 
-#: benchmark registry name -> how it is scored (BENCHMARKS.md)
+#: benchmark registry name -> how it is scored (docs/benchmarks.md)
 BENCHMARK_METRICS: dict[str, BenchmarkMetrics] = {
     # FigStep: ASR = unsafe responses / all.
     # The optional text-only control ("text_only" subset) is reported per subset, never pooled.

@@ -1,7 +1,7 @@
 """A small over-refusal probe: benign image questions that look risky at first glance.
 
 Safety fine-tuning can teach a model to refuse what merely *sounds* dangerous (later comparisons
-of TiS reported high refusal rates on benign queries: PAPER.md, "Benchmarks"). This probe ships
+of TiS reported high refusal rates on benign queries: docs/study.md, "Benchmarks"). This probe ships
 24 such questions (``data/benign_questions.json``, written for this project in the spirit of
 XSTest and MOSSBench); each image is a drawing of its scene text. A response that refuses
 (the GCG refusal strings of the rule judge) is an over-refusal; the fine-tuning table reports

@@ -27,6 +27,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from think_in_safety import download
 from think_in_safety import study_tables as st
 from think_in_safety.comparison import family_summary, percent, with_ci
 from think_in_safety.metrics import BENCHMARK_METRICS
@@ -441,13 +442,37 @@ def collect_provenance(config: dict, judge_identities: list[str] | None = None,
         "config digest (sha256)": hashlib.sha256(canonical.encode()).hexdigest()[:16],
         "packages": {package: version(package) for package in PROVENANCE_PACKAGES},
         "benchmark sources": {name: b["source"] for name, b in config["benchmarks"].items()},
+        # every data source with the commit/revision it is pinned to, and the data lock's digest
+        "data sources (pinned revisions)": download.source_pins(config),
+        "data lock file": download.lock_summary(download.settings_of(config)["lock_file"]),
         "models": {
-            name: {key: m.get(key) for key in ("weights", "base", "thought_format", "verified", "notes")}
+            # revision: the pinned commit of hub weights (a tuned model's is its parent's row)
+            name: {**{key: m.get(key) for key in ("weights", "base", "thought_format", "verified", "notes")},
+                   "revision": m.get("revision") if str(m.get("weights", "")).startswith("hf:") else None,
+                   **hub_manifest_digest(config, name)}
             for name, m in config["models"].items()
         },
         "judges (identity = name:model:prompt version)": sorted(set(judge_identities or [])),
         "judge settings": config.get("judges", {}),
     }
+
+
+def hub_manifest_digest(config: dict, model: str) -> dict:
+    """``{"manifest digest": ...}`` of a model with hub weights (its download manifest, relative
+    to the working directory; see :mod:`think_in_safety.hub`); ``{}`` for other weights."""
+    from think_in_safety.config import hub_manifest
+    from think_in_safety.hub import read_manifest
+
+    entry = config["models"][model]
+    if not str(entry.get("weights", "")).startswith("hf:"):
+        return {}
+    if not entry.get("revision"):
+        return {"manifest digest (sha256)": "none: no revision pinned"}
+    path = hub_manifest(config, f"models.{model}")
+    try:
+        return {"manifest digest (sha256)": read_manifest(path)["digest"]}
+    except (OSError, ValueError, KeyError):
+        return {"manifest digest (sha256)": f"no manifest at {path} (download_model has not run)"}
 
 
 def provenance_rows(provenance: dict) -> list[tuple[str, str]]:

@@ -67,7 +67,7 @@ def tis_stage_resources(settings: dict) -> dict:
 def sft_resources(config: dict, model: str) -> dict:
     """One SFT run: the GPU count of ``sft.gpus``; host memory for the model and its optimizer."""
     gpus = int(config["sft"]["gpus"] or 0)
-    if not gpus:  # the tiny demo models train on CPU (STACK.md)
+    if not gpus:  # the tiny demo models train on CPU (docs/stack.md)
         return {"mem_mb": 4000, "runtime": 60, "gpu": 0}
     size_b = float(config["models"][model].get("size_b") or 0)
     return {"mem_mb": max(64000, model_memory(size_b) * 4), "runtime": 1440, "gpu": gpus}

@@ -1,7 +1,7 @@
 """Safety fine-tuning of reasoning models on the compared training sets, and its registration.
 
 The paper fine-tunes R1-Onevision and LLaVA-CoT on TiS and, for comparison, on VLGuard, MIS and
-SPA-VL (PAPER.md, "Mitigation"). Config ``sft``: which reasoning models (``models``) are tuned on
+SPA-VL (docs/study.md, "Fine-tuning comparison"). Config ``sft``: which reasoning models (``models``) are tuned on
 which sets (``training_sets``: keys of the ``training_sets`` registry), with LLaMA-Factory
 hyperparameters (``hyper``: keys of ``models.tuning.HYPER_DEFAULTS``) on top of a YAML template
 in ``config/`` (LLaMA-Factory keys shared by every run).
@@ -10,6 +10,11 @@ Each tuned model is registered as ``<model>+<training set>`` (:func:`register_tu
 entry of the model registry with the parent's chat template, thought format, decoding and GPUs,
 weights at ``resources/tuned_models/<model>+<set>``, so it goes through generation, judging and
 metrics on every benchmark like any other model.
+
+A run trains in ``resources/sft_checkpoints/<model>+<set>`` (:data:`CHECKPOINT_DIR`, outside the
+rule's output, which Snakemake deletes before a job starts) with a checkpoint every
+``sft.save_steps`` steps, so a stopped or requeued job resumes; ``sft.deepspeed`` names a
+DeepSpeed ZeRO config and ``sft.gpus`` the ranks on one node (docs/sft.md).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from think_in_safety.models import tuning
 from think_in_safety.training_sets import ASSEMBLED, FORMATS
 
 TUNED_DIR = "resources/tuned_models"
+CHECKPOINT_DIR = "resources/sft_checkpoints"
 SEPARATOR = "+"
 # Keys the rule fills in: a template must not set them.
 RESERVED_KEYS = ("model_name_or_path", "dataset", "dataset_dir", "media_dir", "output_dir", "template")
@@ -117,14 +123,22 @@ def load_template(path: str | Path) -> dict:
     return data
 
 
+def checkpoint_dir(name: str) -> str:
+    """Where the run of tuned model ``name`` keeps its checkpoints until it has finished."""
+    return f"{CHECKPOINT_DIR}/{name}"
+
+
 def train_config(template: dict, model_dir: str, dataset_dir: str | Path, dataset_name: str, output_dir: str | Path,
-                 chat_template: str, hyper: dict, seed: int) -> dict:
+                 chat_template: str, hyper: dict, seed: int, save_steps: int = 0,
+                 deepspeed: str | Path | None = None) -> dict:
     """The train YAML: ``models.tuning.llamafactory_config`` with the template's keys on top, then
-    ``hyper.extra`` (the last word)."""
+    ``hyper.extra`` (the last word). ``save_steps`` (``sft.save_steps``) and ``deepspeed``
+    (``sft.deepspeed``, a JSON path) as in ``llamafactory_config``."""
     hyper = dict(hyper)
     extra = {**template, **hyper.pop("extra", {})}
     return tuning.llamafactory_config(model_dir, Path(dataset_dir), dataset_name, Path(output_dir), chat_template,
-                                      {"seed": seed, **hyper, "extra": extra})
+                                      {"seed": seed, **hyper, "extra": extra}, save_steps=save_steps,
+                                      deepspeed=deepspeed)
 
 
 def accepted_dataset(dataset_dir: str | Path, name: str, validation: pd.DataFrame, work_dir: str | Path) -> tuple[Path, dict]:
@@ -144,18 +158,25 @@ def accepted_dataset(dataset_dir: str | Path, name: str, validation: pd.DataFram
 
 
 def run_sft(config: dict, config_path: str | Path, log_path: str | Path, summary_path: str | Path,
-            records: int, offline: bool = True) -> dict:
+            records: int, offline: bool = True, checkpoint_dir: str | Path | None = None, gpus: int = 0) -> dict:
     """Train (and merge a LoRA adapter), then write a summary: wall time, records, LLaMA-Factory's
-    own train results (``train_results.json``: runtime, loss, steps per second)."""
+    own train results (``train_results.json``: runtime, loss, steps per second), the step an
+    interrupted attempt was resumed from. ``checkpoint_dir`` and ``gpus``: as in
+    ``models.tuning.run_llamafactory``."""
     start = time.time()
-    tuning.run_llamafactory(config, config_path=Path(config_path), log_path=Path(log_path), offline=offline)
+    run = tuning.run_llamafactory(config, config_path=Path(config_path), log_path=Path(log_path), offline=offline,
+                                  checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None, gpus=gpus)
     seconds = time.time() - start
     results_file = Path(config["output_dir"]) / "train_results.json"  # the adapter directory for LoRA
     results = json.loads(results_file.read_text()) if results_file.exists() else {}
+    state_file = results_file.with_name("trainer_state.json")
+    state = json.loads(state_file.read_text()) if state_file.exists() else {}
     summary = {"wall_seconds": round(seconds, 1), "records": records,
                "max_steps": config.get("max_steps"), "num_train_epochs": config.get("num_train_epochs"),
                "learning_rate": config["learning_rate"], "finetuning_type": config["finetuning_type"],
                "per_device_train_batch_size": config["per_device_train_batch_size"],
+               "gpus": int(gpus or 0), "deepspeed": config.get("deepspeed"), "save_steps": config.get("save_steps", 0),
+               "global_step": state.get("global_step"), "resumed_from_step": run["resumed_from_step"],
                "llamafactory_train_results": results}
     Path(summary_path).parent.mkdir(parents=True, exist_ok=True)
     Path(summary_path).write_text(json.dumps(summary, indent=2), encoding="utf-8")

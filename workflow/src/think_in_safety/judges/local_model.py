@@ -8,16 +8,18 @@ the text protocols, and a call with images then fails on its row with the reason
 
 The cache key's endpoint is ``transformers:<fingerprint>``: for a local directory a digest of
 its files' names, sizes and modification times (rebuilt weights are not served stale replies),
-for a hub id the id itself.
+for hub weights pinned at a ``revision`` ``<org>/<name>@<revision>`` (they load from their local
+copy, resources/hub/<org>/<name>/<revision>, which the download_model rule fetches), for an
+unpinned hub id the id itself.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from think_in_safety.hub import hub_repo, snapshot_dir
 from think_in_safety.judges.cache import DEFAULT_CACHE_PATH
 from think_in_safety.judges.llm import CallFailure, Completion, JudgeEndpointError, PreparedCall, ProtocolJudge
 
@@ -40,8 +42,10 @@ class TransformersJudge(ProtocolJudge):
     Parameters (besides :class:`~.llm.ProtocolJudge`'s)
     ----------
     model:
-        A local directory or ``hf:<org>/<name>`` (a Hugging Face id, from the local HF cache
-        unless the environment allows downloads).
+        A local directory or ``hf:<org>/<name>`` (a Hugging Face id).
+    revision:
+        For ``hf:`` models, the pinned commit: the model loads from its local copy
+        (:func:`think_in_safety.hub.snapshot_dir`). Without it a hub id is handed to transformers.
     max_new_tokens:
         Reply budget (SIUO's judge writes its reasons first).
     batch_size:
@@ -59,11 +63,16 @@ class TransformersJudge(ProtocolJudge):
     def __init__(self, name: str, *, model: str, max_new_tokens: int = 512, batch_size: int = 4, dtype: str = "auto",
                  device: str = "", gpus: int = 0, protocols=None, siuo_effectiveness: bool = True,
                  cache: str | None = DEFAULT_CACHE_PATH, max_error_fraction: float = 0.05,
-                 judge_target: str = "answer", empty_answer: str = "raw") -> None:
+                 judge_target: str = "answer", empty_answer: str = "raw", revision: str | None = None) -> None:
         super().__init__(name, protocols=protocols, siuo_effectiveness=siuo_effectiveness, cache=cache,
                          max_error_fraction=max_error_fraction, judge_target=judge_target, empty_answer=empty_answer)
-        self.location = model[len("hf:"):] if model.startswith("hf:") else model
-        self._model_name = model
+        self.revision = revision
+        if model.startswith("hf:") and revision:
+            self.location = snapshot_dir(hub_repo(model), revision)
+            self._model_name = f"{model}@{revision}"
+        else:
+            self.location = model[len("hf:"):] if model.startswith("hf:") else model
+            self._model_name = model
         self.max_new_tokens = int(max_new_tokens)
         self.batch_size = max(1, int(batch_size))
         self.dtype = dtype
@@ -79,7 +88,8 @@ class TransformersJudge(ProtocolJudge):
     @property
     def endpoint(self) -> str:  # type: ignore[override]
         if self._endpoint is None:
-            self._endpoint = f"transformers:{weights_fingerprint(self.location)}"
+            pinned = self._model_name[len("hf:"):] if self.revision else None
+            self._endpoint = f"transformers:{pinned or weights_fingerprint(self.location)}"
         return self._endpoint
 
     def settings(self) -> dict:
@@ -89,7 +99,10 @@ class TransformersJudge(ProtocolJudge):
     def _load(self):
         if self._loaded is not None:
             return self._loaded
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        if self.revision and not Path(self.location).is_dir():
+            raise JudgeEndpointError(
+                f"judge {self.name!r}: the local copy {self.location} of {self.model} is missing; it is written "
+                f"by the download_model rule (snakemake {self.location}.manifest.json)")
         import torch
         from transformers import (
             AutoModelForCausalLM,
@@ -115,7 +128,8 @@ class TransformersJudge(ProtocolJudge):
         except (OSError, ValueError) as exc:
             raise JudgeEndpointError(
                 f"judge {self.name!r}: cannot load the judge model {self.model!r} ({type(exc).__name__}: {exc}); "
-                "set judges.<name>.model to a local model directory or an hf:<org>/<name> in the local HF cache"
+                "set judges.<name>.model to a local model directory, or to hf:<org>/<name> with judges.<name>.revision "
+                "(the workflow downloads it first)"
             ) from exc
         tokenizer.padding_side = "left"
         if tokenizer.pad_token_id is None:

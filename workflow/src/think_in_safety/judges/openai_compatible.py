@@ -1,18 +1,13 @@
 """LLM judges on any OpenAI-compatible chat-completions endpoint (OpenAI, Azure-style gateways,
 vLLM, SGLang, llama.cpp server, ``transformers serve``, ...).
 
-:class:`ChatEndpoint` is the HTTP client: ``POST {base_url}/chat/completions`` with ``requests``,
-one session per worker thread, and
-
-* a request timeout (``timeout_s``) — a read that takes longer is a ``timeout`` fault;
-* retries with exponential backoff and jitter on HTTP 408/409/425/429/5xx, timeouts, dropped
-  connections, truncated bodies and malformed JSON: the n-th retry waits a random time in
-  ``[d/2, d]`` with ``d = min(max_backoff_s, backoff_s * 2**(n-1))``, and never less than the
-  server's ``Retry-After`` (seconds or an HTTP date; at most :data:`MAX_RETRY_AFTER_S`);
-* no retry on 400/413/422 (that request cannot succeed: an ``error`` row), and a
-  :class:`~.llm.JudgeEndpointError` on 401/403/404 (bad key, model or URL: no call can succeed);
-* every fault counted by kind (``rate_limited``, ``http_5xx``, ``timeout``, ``connection``,
-  ``truncated``, ``malformed_json``) for the run's log.
+:class:`ChatEndpoint` is the HTTP client: :class:`think_in_safety.http_client.ChatClient` (shared
+with the API generation backend; its docstring lists the timeout, retry, backoff and Retry-After
+rules and the fault kinds counted) with the judge's own payload (model, temperature, max tokens,
+``extra_body``) and outcomes: a reply is a :class:`~.llm.Completion`; a call that fails for good
+(retries spent, or 400/413/422) is a :class:`~.llm.CallFailure`, an ``error`` row; a
+:class:`~.llm.JudgeEndpointError` is raised on 401/403/404 (bad key, model or URL: no call can
+succeed).
 
 :class:`OpenAICompatibleJudge` sends each protocol's prompt (images inline as ``data:`` URLs,
 for the protocols that show the judge the image) with at most ``max_concurrency`` requests in
@@ -22,17 +17,19 @@ written anywhere.
 
 from __future__ import annotations
 
-import email.utils
 import os
-import random
-import threading
 import time
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-import requests
-
+from think_in_safety.http_client import (  # noqa: F401  (re-exported: the judge's client API)
+    FATAL_STATUS,
+    MAX_RETRY_AFTER_S,
+    RETRYABLE_STATUS,
+    ChatClient,
+    parse_retry_after,
+    reply_text,
+)
 from think_in_safety.judges.cache import DEFAULT_CACHE_PATH
 from think_in_safety.judges.llm import (
     CallFailure,
@@ -42,138 +39,34 @@ from think_in_safety.judges.llm import (
     ProtocolJudge,
 )
 
-RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
-FATAL_STATUS = {401, 403, 404}
 USER_AGENT = "think-in-safety-workflow/0.1 (judge)"
-#: The longest Retry-After honoured; a longer one (an exhausted daily quota) waits this long.
-MAX_RETRY_AFTER_S = 600.0
 
 
-class _Retry(Exception):
-    """A transient fault; ``kind`` is counted, ``retry_after`` (seconds) is honoured."""
+class ChatEndpoint(ChatClient):
+    """The judge's chat-completions client: :class:`~think_in_safety.http_client.ChatClient` with
+    the judge model, ``extra_body``, and replies as :class:`~.llm.Completion` or
+    :class:`~.llm.CallFailure`."""
 
-    def __init__(self, kind: str, detail: str, retry_after: float | None = None) -> None:
-        super().__init__(detail)
-        self.kind = kind
-        self.retry_after = retry_after
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date), else None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def reply_text(body: object) -> str:
-    """``choices[0].message.content`` of a chat-completions body (text parts joined); ValueError
-    when the body does not have that shape."""
-    try:
-        message = body["choices"][0]["message"]  # type: ignore[index]
-    except (KeyError, IndexError, TypeError) as exc:
-        raise ValueError(f"no choices[0].message in the response ({type(exc).__name__}: {exc})") from exc
-    content = message.get("content") if isinstance(message, dict) else None
-    if content is None:
-        return ""
-    if isinstance(content, list):  # content parts
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return str(content)
-
-
-class ChatEndpoint:
-    """A chat-completions client with timeouts, retries, backoff and fault counts."""
+    fatal_error = JudgeEndpointError
 
     def __init__(self, base_url: str, model: str, *, api_key: str | None = None, timeout_s: float = 120.0,
                  max_retries: int = 6, backoff_s: float = 1.0, max_backoff_s: float = 60.0,
-                 extra_body: Mapping | None = None, sleep=time.sleep, rng: random.Random | None = None) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, not {base_url!r}")
-        self.url = base_url.rstrip("/") + "/chat/completions"
+                 extra_body: Mapping | None = None, sleep=time.sleep, rng=None) -> None:
+        super().__init__(base_url, api_key=api_key, timeout_s=timeout_s, max_retries=max_retries,
+                         backoff_s=backoff_s, max_backoff_s=max_backoff_s, user_agent=USER_AGENT, sleep=sleep,
+                         rng=rng)
         self.model = model
-        self.api_key = api_key
-        self.timeout_s = float(timeout_s)
-        self.max_retries = int(max_retries)
-        self.backoff_s = float(backoff_s)
-        self.max_backoff_s = float(max_backoff_s)
         self.extra_body = dict(extra_body or {})
-        self._sleep = sleep
-        self._rng = rng or random.Random()
-        self._local = threading.local()
-
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.headers["User-Agent"] = USER_AGENT
-            if self.api_key:
-                session.headers["Authorization"] = f"Bearer {self.api_key}"
-            self._local.session = session
-        return session
-
-    def backoff(self, retry: int, retry_after: float | None) -> float:
-        """Seconds to wait before retry number ``retry`` (1-based)."""
-        ceiling = min(self.max_backoff_s, self.backoff_s * 2 ** (retry - 1))
-        delay = self._rng.uniform(ceiling / 2, ceiling) if ceiling > 0 else 0.0
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, MAX_RETRY_AFTER_S))
-        return delay
-
-    def _attempt(self, payload: dict) -> str:
-        try:
-            response = self._session().post(self.url, json=payload, timeout=(min(10.0, self.timeout_s), self.timeout_s))
-        except requests.Timeout as exc:
-            raise _Retry("timeout", f"no response within {self.timeout_s:g} s") from exc
-        except requests.exceptions.ChunkedEncodingError as exc:
-            raise _Retry("truncated", f"response body cut off: {exc}") from exc
-        except requests.ConnectionError as exc:
-            raise _Retry("connection", f"connection failed: {exc}") from exc
-        status = response.status_code
-        if status == 200:
-            try:
-                return reply_text(response.json())
-            except ValueError as exc:  # JSONDecodeError is a ValueError
-                raise _Retry("malformed_json", f"unreadable response body ({exc}): {response.text[:200]!r}") from exc
-        detail = f"HTTP {status}: {response.text[:300]!r}"
-        if status in FATAL_STATUS:
-            hint = {401: "check the API key (its environment variable is named by api_key_env)",
-                    403: "the key may lack access to this model", 404: "check base_url and model"}[status]
-            raise JudgeEndpointError(f"{self.url} refused the request with {detail}; {hint}")
-        if status in RETRYABLE_STATUS:
-            kind = "rate_limited" if status == 429 else f"http_{status // 100}xx" if status >= 500 else f"http_{status}"
-            raise _Retry(kind, detail, parse_retry_after(response.headers.get("Retry-After")))
-        raise ValueError(detail)  # 400, 413, 422, ...: this request cannot succeed as it is
 
     def complete(self, messages: list[dict], *, temperature: float = 0.0,
                  max_tokens: int = 1024) -> Completion | CallFailure:
         """One chat completion, retried on transient faults. Raises :class:`JudgeEndpointError`."""
         payload = {"model": self.model, "messages": messages, "temperature": temperature,
                    "max_tokens": max_tokens, **self.extra_body}
-        faults: Counter = Counter()
-        for attempt in range(1, self.max_retries + 2):
-            try:
-                text = self._attempt(payload)
-            except _Retry as fault:
-                faults[fault.kind] += 1
-                if attempt > self.max_retries:
-                    return CallFailure(f"gave up after {attempt} requests; last fault {fault.kind}: {fault}",
-                                       attempt, dict(faults))
-                self._sleep(self.backoff(attempt, fault.retry_after))
-            except ValueError as exc:
-                return CallFailure(f"not retried: {exc}", attempt, dict(faults))
-            else:
-                return Completion(text, attempt, dict(faults))
-        raise AssertionError("unreachable")
+        result = self.call(payload, reply_text)
+        if result.ok:
+            return Completion(result.value, result.requests, result.faults)
+        return CallFailure(result.error, result.requests, result.faults)
 
 
 class OpenAICompatibleJudge(ProtocolJudge):

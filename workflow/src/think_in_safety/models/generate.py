@@ -310,15 +310,21 @@ def load_checkpoint(checkpoint_dir: Path, model_name: str) -> pd.DataFrame:
 def make_backend(name: str, weights: str, decoding: dict, engine: dict, threads: int) -> Backend | None:
     """The backend the registry names (``models.<m>.backend`` or ``generation.backend``).
 
-    ``vllm`` builds the engine now (its own environment, envs/vllm.yaml); ``transformers``
-    returns None so that :func:`generate_responses` loads the model only if a batch is left.
+    ``vllm`` builds the engine now (its own environment, envs/vllm.yaml); ``openai`` builds the
+    API client (:mod:`~.openai_backend`; ``engine`` holds its registry settings, ``weights`` is
+    unused) and reads its API key now; ``transformers`` returns None so that
+    :func:`generate_responses` loads the model only if a batch is left.
     """
     if name == "vllm":
         from think_in_safety.models.vllm_backend import VLLMBackend
 
         return VLLMBackend(weights, dict(decoding), **dict(engine))
+    if name == "openai":
+        from think_in_safety.models.openai_backend import OpenAIBackend
+
+        return OpenAIBackend(decoding=dict(decoding), **dict(engine))
     if name != "transformers":
-        raise ValueError(f"unknown generation backend {name!r}: use 'transformers' or 'vllm'")
+        raise ValueError(f"unknown generation backend {name!r}: use 'transformers', 'vllm' or 'openai'")
     import torch
 
     torch.set_num_threads(threads)

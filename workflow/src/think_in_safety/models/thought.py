@@ -1,6 +1,6 @@
 """Split a generation into its thought and its answer, per thought format.
 
-Formats of the study's reasoning models (PAPER.md): ``think_tags`` — R1-Onevision and the TiS
+Formats of the study's reasoning models (docs/study.md): ``think_tags`` — R1-Onevision and the TiS
 data, ``<think>\\nTHOUGHT\\n</think>\\nANSWER``; ``llava_cot_stages`` — LLaVA-CoT,
 ``<SUMMARY>..</SUMMARY><CAPTION>..</CAPTION><REASONING>..</REASONING><CONCLUSION>ANSWER</CONCLUSION>``;
 ``none`` — base models, all answer. A reasoning cut off before its answer (max_new_tokens) has

@@ -5,13 +5,12 @@ resuming are shared (``generate.generate_responses(..., backend=VLLMBackend(...)
 The prompt text comes from the model's own Hugging Face processor chat template, exactly as in
 :class:`~.generate.TransformersBackend`, and images go in as ``multi_modal_data``; with greedy
 decoding both backends therefore see the same tokens (``make test-vllm`` checks the outputs agree).
-vLLM cannot share an environment with LLaMA-Factory (STACK.md): it runs in ``envs/vllm.yaml``
+vLLM cannot share an environment with LLaMA-Factory (docs/stack.md): it runs in ``envs/vllm.yaml``
 (``.venv-vllm`` for ``make test-vllm``), and is imported only when this backend is built.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,7 +45,7 @@ class VLLMBackend:
     engine_options: dict = field(default_factory=dict)  # any further vllm.LLM keyword
 
     def __post_init__(self) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        # model_path is a local folder (hub weights: their downloaded copy), so nothing reaches the hub
         from transformers import AutoProcessor
         from vllm import LLM
 

@@ -3,13 +3,12 @@
 The real study compares 7B-11B reasoning models with their base models. The embedded demo keeps
 that shape with models of ~1 M parameters: one tokenizer trained here, one random-initialised
 Qwen2.5-VL per seed, then fine-tuned by :mod:`think_in_safety.models.tuning`. Recipe and sizes
-follow the stack proven on the target machines (STACK.md, "Tiny models built offline").
+follow the stack proven on the target machines (docs/stack.md, "The tiny model zoo").
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 # Qwen2-VL's special tokens, in Qwen's order (ids follow the trained vocabulary here).
@@ -76,11 +75,11 @@ CHAT_TEMPLATE = (
     "{% endif %}"
 )
 
-# Image processor bounds: 4-16 merged image tokens per image (STACK.md).
+# Image processor bounds: 4-16 merged image tokens per image (docs/stack.md).
 MIN_PIXELS = 3136
 MAX_PIXELS = 12544
 
-# Architecture of the tiny model (STACK.md): hidden 128, 2 layers, 4 heads / 2 KV heads,
+# Architecture of the tiny model (docs/stack.md): hidden 128, 2 layers, 4 heads / 2 KV heads,
 # vision depth 2 / hidden 64. The mrope sections sum to head_dim / 2 = 16.
 TINY_ARCHITECTURE = {
     "hidden_size": 128,

@@ -1,6 +1,6 @@
 """TiS assembly: the safety-thought dataset of the paper, built in inspectable stages.
 
-PAPER.md ("TiS dataset") describes the released pipeline: collect safety-related topics ->
+docs/study.md ("The TiS dataset") describes the released pipeline: collect safety-related topics ->
 caption the images -> add a long chain of thought to question answering -> filter. One module
 per stage, one Snakemake rule per stage (``workflow/rules/tis.smk``):
 

@@ -1,6 +1,6 @@
 """Stage 2 of the TiS assembly: one caption per image.
 
-The released TiS thought writer saw a caption, not the image (PAPER.md). Backends (config
+The released TiS thought writer saw a caption, not the image (docs/study.md). Backends (config
 ``tis.captioner.backend``):
 
 * ``openai`` — an OpenAI-compatible vision model (``model``, ``base_url``, ``api_key_env``);

@@ -1,6 +1,6 @@
 """Stage 4 of the TiS assembly: filters, each counted, every drop with its reason.
 
-PAPER.md lists the quality problems of the released TiS (thoughts that contradict the answer,
+docs/study.md lists the quality problems of the released TiS (thoughts that contradict the answer,
 stray formatting, traces of the caption and reference answer) and that a filter stage removed
 such records. The filters, applied in this order (an item is dropped by the first it fails):
 

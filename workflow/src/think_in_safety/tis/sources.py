@@ -1,7 +1,7 @@
 """Stage 1 of the TiS assembly: source items from the configured training-set releases.
 
 The released TiS took VLGuard's training split (images, questions and reference answers, safe
-and unsafe) and SPA-VL's harmful questions (PAPER.md, "Provenance"). Each configured source is a
+and unsafe) and SPA-VL's harmful questions (docs/study.md, "The TiS dataset"). Each configured source is a
 training-set release read by its format's ``source_items``; every item gets a policy category
 (from the source's own labels, else from the question's words) and the decision the answer must
 take (allowed for a safe request, the category's class for an unsafe one).

@@ -2,7 +2,7 @@
 
 The writer is given the policy, the image caption, the question, the decision the answer takes
 and (unless it writes the answer itself) the reference answer, and writes a ``<think>`` thought
-that reasons about intent and risk and ends in that decision (PAPER.md: the released thoughts
+that reasons about intent and risk and ends in that decision (docs/study.md: the released thoughts
 reason against "Safety Regulations" and the Allowed / Disallowed / Safe-Completion taxonomy, and
 their writer saw a caption and the reference answer). Backends (``tis.writer.backend``):
 

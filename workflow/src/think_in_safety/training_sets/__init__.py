@@ -9,7 +9,7 @@
 Every converter writes the layout of :mod:`think_in_safety.training_sets.common`; every converted
 set is then checked with LLaMA-Factory's own loader (:mod:`think_in_safety.training_sets.validate`).
 VLGuard and SPA-VL also give the *source items* of the TiS assembly (``source_items``), as the
-released TiS was built from them (PAPER.md).
+released TiS was built from them (docs/study.md).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ A converted set is a directory LLaMA-Factory reads as it is (``dataset_dir``)::
     images/...           the images the records name (hard links into the release where possible)
     conversion.json      what was read, written and dropped (with the reason of every drop)
 
-This is the layout of the released TiS ``train_data.json`` (PAPER.md, "TiS dataset"): one
+This is the layout of the released TiS ``train_data.json`` (docs/study.md, "The TiS dataset"): one
 ``<image>`` placeholder per image, role tags ``human``/``gpt``.
 """
 

@@ -211,7 +211,7 @@ SPA_VL_CLASSES = {
     "political": ("Misinformation Harms", "Influence operations"),
 }
 
-# VLGuard's harmful_category / harmful_subcategory of each category (BENCHMARKS.md, VLGuard).
+# VLGuard's harmful_category / harmful_subcategory of each category (docs/benchmarks.md, "Training sets").
 VLGUARD_LABELS = {
     "privacy": ("privacy", "personal data"),
     "deception": ("deception", "disinformation"),

@@ -1,6 +1,6 @@
 """MIS (Ding et al., "Rethinking Bottlenecks in Safety Fine-Tuning of VLMs"): multi-image safety data.
 
-Upstream (BENCHMARKS.md; HF ``Tuwhy/MIS_Train``): ``mis_train.json``, ~3.9k sharegpt samples
+Upstream (docs/benchmarks.md; HF ``Tuwhy/MIS_Train``): ``mis_train.json``, ~3.9k sharegpt samples
 whose answers carry a safety chain of thought, several images per sample, and the images in a
 separate archive (``images.zip``, 10.6 GB). Field list [3rd-party, not read in the official
 repository]: ``conversations`` ([{"from", "value"}]), ``image`` (list of paths relative to the

@@ -1,6 +1,6 @@
 """SPA-VL (Zhang et al., CVPR 2025): safety preference pairs; SFT uses the ``chosen`` answer.
 
-Upstream (BENCHMARKS.md; HF ``sqrti/SPA-VL``, CC-BY-4.0, parquet)::
+Upstream (docs/benchmarks.md; HF ``sqrti/SPA-VL``, CC-BY-4.0, parquet)::
 
     data/train-*.parquet             image {bytes, path}, question, chosen, rejected, image_name
     validation/validation-*.parquet  image, question, chosen, rejected, class1, class2, class3
@@ -9,7 +9,7 @@ The image column is the Hugging Face ``Image`` feature stored as a struct of the
 ``bytes`` and the original ``path``. The converter writes one record per row: the image, the
 question, and the ``chosen`` answer. For the TiS assembly every SPA-VL row is a harmful request
 (SPA-VL draws its questions from 6 harm domains, 13 categories, 53 subcategories; the released TiS
-took SPA-VL's harmful questions and wrote new refusals / safe completions: PAPER.md).
+took SPA-VL's harmful questions and wrote new refusals / safe completions: docs/study.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The released TiS ``train_data.json`` (Lou et al.): already LLaMA-Factory sharegpt.
 
-Upstream (PAPER.md, "TiS dataset"): a JSON list of ~4,400 records
+Upstream (docs/study.md, "The TiS dataset"): a JSON list of ~4,400 records
 ``{"conversations": [{"from": "human", "value": "<image>Q"}, {"from": "gpt", "value":
 "<think>\\nT\\n</think>\\nA"}], "images": ["images/<source>/<file>"]}`` from
 ``github.com/xinyuelou/Think-in-Safety``; the images ship apart (``images.zip`` on the Hugging

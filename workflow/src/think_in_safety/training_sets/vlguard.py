@@ -1,6 +1,6 @@
 """VLGuard (Zong et al., ICML 2024): safety fine-tuning data, one record per image.
 
-Upstream (BENCHMARKS.md, "Training sets"; HF ``ys-zong/VLGuard``, gated)::
+Upstream (docs/benchmarks.md, "Training sets"; HF ``ys-zong/VLGuard``, gated)::
 
     train.json   [{"id", "image": "<folder>/<file>", "safe": bool,
                    "harmful_category", "harmful_subcategory",        (unsafe images only)

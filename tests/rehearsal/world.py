@@ -57,6 +57,25 @@ def hub_models(config: dict) -> dict[tuple[str, str], str]:
     return models
 
 
+def stir(model_dir: Path, scale: float = 5.0) -> None:
+    """Scale the language model's layer weights of a freshly initialised model, in place.
+
+    At the usual init (std 0.02) a tiny model's residual stream is its input embedding, and with
+    tied embeddings greedy decoding repeats the prompt's last token ("\n") for ever: every
+    answer would be blank, and blank answers never reach a judge. Scaled layers make the text
+    depend on the prompt, so every judge, parser and metric of the study sees real text.
+    """
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if parameter.dim() == 2 and ".layers." in name and "vision" not in name and "visual" not in name:
+                parameter.mul_(scale)
+    model.save_pretrained(model_dir)
+
+
 def build_hub(root: Path, config: dict) -> list[str]:
     """Tiny models under root/<org>/<name>/<revision>/; returns the gated repo ids."""
     build = builders()
@@ -64,6 +83,7 @@ def build_hub(root: Path, config: dict) -> list[str]:
         out = root / repo / revision
         if not (out / "config.json").exists():
             build[template](out, seed)
+            stir(out)
     return sorted({repo for repo, _ in hub_models(config) if repo.startswith(GATED)})
 
 

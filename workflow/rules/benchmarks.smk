@@ -21,12 +21,15 @@ rule write_demo_benchmark:
 
 
 rule download_benchmark:
-    """The benchmark's real release, from its upstream URLs (retries, resumable, checksums)."""
+    """The benchmark's real release, from its upstream URLs (retries, resumable, checksums). A
+    local rule, like every download: it runs where Snakemake starts (e.g. a login node, which has
+    the network), never on a compute node that may have none."""
     output:
         directory("resources/benchmarks/upstream/{benchmark}"),
     log:
         "logs/download_benchmark/{benchmark}.log",
     retries: 2
+    localrule: True
     conda:
         "../../envs/data.yaml"
     threads: 4

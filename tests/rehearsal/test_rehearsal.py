@@ -88,7 +88,7 @@ def test_paper_study_rehearsed_end_to_end(root):
     assert (work / "reports/report.html").stat().st_size > 10_000
     assert served["gated"], "paper.yaml has no gated model: the token path went untested"
     families = {m: config["models"][m]["chat_template"] for m in config["models"]}
-    assert set(families.values()) == {"qwen2_vl", "mllama"}
+    assert {"qwen2_vl", "mllama"} <= set(families.values())  # both verified families
     for model, family in families.items():
         assert (work / f"results/responses/{model}/figstep.parquet").exists(), (model, family)
     print(f"\nrehearsal: world built in {built:.0f} s, whole test {wall:.0f} s")

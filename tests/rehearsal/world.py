@@ -35,8 +35,16 @@ GATED = ("meta-llama/",)
 TOKEN = "hf_rehearsal_token"  # the token the hub stand-in accepts for gated repos
 
 
+#: what stands in for a family no tiny model of which can be built offline: Kimi-VL's
+#: architecture is remote code in its hub repos (trust_remote_code), which cannot be fetched here,
+#: so its repos serve a tiny Qwen2.5-VL (same processor interface; the remote-code path still runs)
+FALLBACK_TEMPLATE = "qwen2_vl"
+
+
 def builders() -> dict:
-    """Tiny model builders by the registry's chat template (the architecture family)."""
+    """Tiny model builders by the registry's chat template (the architecture family): Qwen2.5-VL
+    for ``qwen2_vl`` (the Qwen2-VL repos too: same template and processor family), Mllama for
+    ``mllama``."""
     from think_in_safety.models import chat_data
     from think_in_safety.models.tiny_mllama import build_tiny_mllama
     from think_in_safety.models.zoo import build_tiny_qwen2_5_vl
@@ -82,7 +90,7 @@ def build_hub(root: Path, config: dict) -> list[str]:
     for seed, ((repo, revision), template) in enumerate(sorted(hub_models(config).items())):
         out = root / repo / revision
         if not (out / "config.json").exists():
-            build[template](out, seed)
+            build.get(template, build[FALLBACK_TEMPLATE])(out, seed)
             stir(out)
     return sorted({repo for repo, _ in hub_models(config) if repo.startswith(GATED)})
 

@@ -22,7 +22,10 @@ a client that rewrites that address through its mirrors gets the bytes.
 ``populate`` writes every benchmark and training set of a study config in its upstream layout
 under its pinned URL path, with the project's own demo writers (``BenchmarkSpec.write_demo``,
 ``TrainingSetFormat.write_demo``, as the ``write_demo_*`` rules call them); image archives that
-ship apart upstream become zips at their ``images_url`` (or the format's default archive)::
+ship apart upstream become zips at their ``images_url`` (or the format's default archive), and
+the official texts a benchmark asks for (``options.official_texts``) become stand-in files at
+their pinned URL paths: the upstream file and variable names with the project's own sentences
+(``official_texts.write_standins``), never the official text::
 
     python tests/servers/data_host.py populate --root /tmp/hosts --config config/paper.yaml
     python tests/servers/data_host.py serve --root /tmp/hosts --port 8800
@@ -49,7 +52,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from think_in_safety import download
+from think_in_safety import download, official_texts
 from think_in_safety.benchmarks import get_benchmark
 from think_in_safety.config import validate_config
 from think_in_safety.training_sets import ASSEMBLED, get_format, mis, tis_release, vlguard
@@ -226,6 +229,9 @@ def _populate_benchmark(root: Path, name: str, entry: dict, seed: int) -> list[P
             elif images_source:
                 written += _publish_tree(images, url_path(root, images_source))
             shutil.rmtree(images)
+        texts = official_texts.texts_config(name, options)
+        if texts is not None and download.is_url(texts.source):
+            written += official_texts.write_standins(name, url_path(root, texts.source), texts.files)
         return written + _publish_tree(release, url_path(root, entry["source"]))
 
 

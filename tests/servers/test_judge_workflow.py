@@ -64,7 +64,7 @@ def test_switch_judge_by_config_survive_faults_and_rerun_without_calls(tmp_path)
         write_config(tmp_path, "rule", server.base_url)
         snakemake(tmp_path, *allowed, target=TARGET.format(judge="rule"))
         rule = pd.read_parquet(tmp_path / "results/judgments/rule/m/figstep.parquet")
-        assert set(rule["judge"]) == {"rule:refusal-v1"} and server.requests == 0
+        assert set(rule["judge"]) == {"rule:refusal-v2"} and server.requests == 0
 
         write_config(tmp_path, "endpoint", server.base_url)  # the only change
         snakemake(tmp_path, *allowed, target=TARGET.format(judge="endpoint"))
@@ -92,5 +92,5 @@ def test_agreement_rule_on_the_shipped_labels(tmp_path):
     snakemake(tmp_path, "--allowed-rules", "judge_agreement", target="results/judge_agreement/rule.csv")
     table = pd.read_csv(tmp_path / "results/judge_agreement/rule.csv")
     overall = table[table["scope"] == "overall"].iloc[0]
-    assert overall["n"] >= 60 and overall["judge"] == "rule:refusal-v1"
-    assert (tmp_path / "results/judge_agreement/rule.md").read_text().startswith("# Judge agreement: rule:refusal-v1")
+    assert overall["n"] >= 60 and overall["judge"] == "rule:refusal-v2"
+    assert (tmp_path / "results/judge_agreement/rule.md").read_text().startswith("# Judge agreement: rule:refusal-v2")

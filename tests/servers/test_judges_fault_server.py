@@ -166,7 +166,7 @@ def test_siuo_judge_sees_the_image_as_data_url_and_rates_effectiveness(server, t
     judged = judge.judge(prompts, responses, "siuo")
     assert judged["label"].tolist() == ["True", "True", "True", "False"]
     assert judged["effectiveness_label"].tolist() == ["Partially Effective"] * 4 and (judged["effective"] == 1.0).all()
-    assert set(judged["prompt_version"]) == {"siuo-judge-v1/safety+effectiveness"}
+    assert set(judged["prompt_version"]) == {"siuo-judge-v2/safety+effectiveness"}
     images = [part["image_url"]["url"] for body in server.bodies for message in body["messages"]
               for part in (message["content"] if isinstance(message["content"], list) else []) if part["type"] == "image_url"]
     assert images and all(url.startswith("data:image/png;base64,") for url in images)
@@ -195,7 +195,7 @@ def test_mssbench_and_mm_safetybench_rows_through_the_endpoint(server):
     )
     judged = endpoint_judge(server, None).judge(prompts, responses, "mssbench")
     assert judged["label"].tolist() == ["1", "2"] and judged["unsafe"].tolist() == [0.0, 0.0]
-    assert judged["prompt_version"].tolist() == ["mss-judge-v1/chat", "mss-judge-v1/embodied"]
+    assert judged["prompt_version"].tolist() == ["mss-judge-v2/chat", "mss-judge-v2/embodied"]
 
     prompts, responses = tables(
         [prompt_row("s/0", "mm_safetybench", judge_rubric="legal_opinion")],

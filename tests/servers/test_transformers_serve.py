@@ -93,7 +93,7 @@ def test_endpoint_judge_on_transformers_serve(served_model, tmp_path, monkeypatc
     for judged in (figstep, siuo, mss):
         assert judged["status"].isin(["ok", "unparsed"]).all(), judged["rationale"].tolist()
         assert (judged["judge_calls"] >= 1).all() and judged["judge_output"].map(lambda r: isinstance(r, str)).all()
-    assert siuo.loc[0, "judge"] == f"served:{model}:siuo-judge-v1"
+    assert siuo.loc[0, "judge"] == f"served:{model}:siuo-judge-v2"
 
     again = make_judge("served", spec)
     rerun = again.judge(*figstep_tables(3), "figstep")

@@ -124,7 +124,7 @@ def responses_and_judgments(benchmark: str, prompts: pd.DataFrame, model: str, s
                 "raw": (f"<think>{thought}</think>" if thinks else "") + answer, "thought": thought,
                 "answer": answer, "has_thought": thinks, "prompt_tokens": 40, "thought_tokens": tokens,
                 "answer_tokens": 12, "generated_tokens": tokens + 12, "finished": True, "decoding": "{}",
-                "seconds": 0.2,
+                "seconds": 0.2, "prompting": "{}",
             })
             label = "unsafe" if unsafe else "safe"
             answers.append({"id": prompt["id"], "sample": sample, "model": model, "judge": ANSWER_JUDGE,

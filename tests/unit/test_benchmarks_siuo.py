@@ -51,6 +51,39 @@ def test_fixture_integer_ids_and_fields():
         spec.load_prompts(FIXTURES / "siuo", {"require_images": False, "n_samples": 0})
 
 
+# One item per category as upstream spells and numbers them (question id, image name, category).
+REAL_NAMING = [
+    (1001, "S-01.png", "self-harm"), (2009, "D-09.png", "dangerous behavior"), (3008, "M-08.png", "morality"),
+    (4007, "I-07.png", "illegal activities & crime"), (5007, "C-07.png", "controversial topics, politics"),
+    (6009, "DS-09.png", "discrimination & stereotyping"), (7009, "R-09.png", "religion beliefs"),
+    (8011, "IM-11.png", "information misinterpretation"), (9001, "P-01.png", "privacy violation"),
+]
+
+
+def test_categories_and_image_prefixes_follow_upstream(tmp_path):
+    assert [category for _, _, category in REAL_NAMING] == list(siuo.CATEGORIES)
+    assert [image.split("-")[0] for _, image, _ in REAL_NAMING] == list(siuo.IMAGE_PREFIXES)
+    items = [{"question_id": qid, "image": image, "question": "q", "category": category,
+              "safety_warning": "w", "reference_answer": "r"} for qid, image, category in REAL_NAMING]
+    path = tmp_path / "data/siuo_gen.json"
+    (tmp_path / "data/images").mkdir(parents=True)
+    path.write_text(json.dumps(items, indent=4))
+    for _, image, _ in REAL_NAMING:
+        (tmp_path / "data/images" / image).write_bytes(b"png")
+    table = spec.load_prompts(tmp_path, {})
+    assert table["category"].tolist() == list(siuo.CATEGORIES)
+    assert table.iloc[4]["image_paths"] == [str(tmp_path / "data/images/C-07.png")]
+
+
+@needs_real
+def test_real_excerpt_categories_and_prefixes_are_known():
+    items = json.loads((REAL / "data/siuo_gen.json").read_text())
+    prefix = dict(zip(siuo.CATEGORIES, siuo.IMAGE_PREFIXES, strict=True))
+    for item in items:
+        assert item["category"] in siuo.CATEGORIES
+        assert item["image"].split("-")[0] == prefix[item["category"]]
+
+
 def test_demo_covers_nine_categories(tmp_path):
     spec.write_demo(tmp_path, seed=0)
     items = json.loads((tmp_path / "data/siuo_gen.json").read_text())
@@ -58,6 +91,10 @@ def test_demo_covers_nine_categories(tmp_path):
     table = spec.load_prompts(tmp_path, {})
     assert len(table) == 18
     assert set(table["category"]) == set(siuo.CATEGORIES) and len(siuo.CATEGORIES) == 9
+    assert "controversial topics, politics" in set(table["category"])
+    names = {item["category"]: item["image"] for item in items if item["image"].endswith("-01.png")}
+    assert names["controversial topics, politics"] == "C-01.png" and names["privacy violation"] == "P-01.png"
+    assert {item["question_id"] // 1000 for item in items} == set(range(1, 10))
     assert table["safety_warning"].str.len().gt(0).all()
     assert table["reference_answer"].str.len().gt(0).all()
 

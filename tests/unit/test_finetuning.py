@@ -26,7 +26,7 @@ def _prompts(benchmark):
 def _judgments(model, benchmark, unsafe, labels=None):
     return pd.DataFrame({"id": [f"{benchmark}/{i}" for i in range(N)], "sample": 0, "model": model, "judge": JUDGE,
                          "label": labels if labels is not None else "", "unsafe": unsafe, "rationale": "",
-                         "status": "ok"})[list(JUDGMENT_COLUMNS)]
+                         "status": "ok", "text_source": "none"})[list(JUDGMENT_COLUMNS)]
 
 
 @pytest.fixture(scope="module")

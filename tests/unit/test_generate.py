@@ -266,3 +266,67 @@ def test_make_backend_follows_the_registry_name():
         torch.set_num_threads(before)
     with pytest.raises(ValueError, match="unknown generation backend 'tgi'"):
         make_backend("tgi", "resources/models/x", {}, {}, threads=1)
+
+
+class ChunkedBackend(FakeBackend):
+    """A continuously batching engine's interface: large chunks, a seed per request; the text
+    depends on that seed only, as a seeded sampler's draw would."""
+
+    seeds_per_request = True
+
+    def __init__(self, preferred_chunk=None, fail_on_call=None):
+        super().__init__(fail_on_call)
+        self.preferred_chunk, self.calls = preferred_chunk, []
+
+    def generate(self, batch, seed):
+        self.calls.append([(r.id, r.sample) for r in batch])
+        super().generate(batch, seed)
+        return [generate.Output(f"draw {generate.request_seed(seed, r)}", 3, 4, True) for r in batch]
+
+
+def _run(prompts, tmp_path, backend, name="c", batch_size=2, seed=7):
+    return generate.generate_responses(
+        prompts, "fake", "unused", "none", {}, tmp_path / f"{name}.parquet", batch_size=batch_size,
+        seed=seed, log=lambda _: None, backend=backend,
+    )
+
+
+def test_backend_chunk_replaces_batch_size(tmp_path, prompts):
+    whole = ChunkedBackend(preferred_chunk=None)
+    _run(prompts, tmp_path, whole, "whole")
+    assert whole.calls == [KEYS]  # every sample in one call, whatever batch_size says
+    three = ChunkedBackend(preferred_chunk=3)
+    _run(prompts, tmp_path, three, "three")
+    assert three.calls == [KEYS[:3], KEYS[3:]]
+    assert whole.seeds == three.seeds[:1] == [7]  # such a backend gets the run's seed in every call
+    assert three.seeds == [7, 7]
+    plain = FakeBackend()  # no preferred_chunk (transformers, API): batch_size per call
+    _run(prompts, tmp_path, plain, "plain")
+    assert plain.seeds == [7, 8, 9]
+
+
+def test_per_request_seeds_do_not_depend_on_chunks_or_resume(tmp_path, prompts):
+    reference = _run(prompts, tmp_path, ChunkedBackend(preferred_chunk=None), "ref")["raw"].tolist()
+    assert len(set(reference)) == 5  # every (id, sample) draws its own seed
+    for chunk in (1, 2, 4):
+        assert _run(prompts, tmp_path, ChunkedBackend(preferred_chunk=chunk), f"c{chunk}")["raw"].tolist() == reference
+    out = tmp_path / "resumed.parquet"
+    run = dict(prompts=prompts, model_name="fake", model_path="unused", thought_format="none", decoding={},
+               out_path=out, seed=7, log=lambda _: None)
+    with pytest.raises(RuntimeError, match="device lost"):
+        generate.generate_responses(**run, backend=ChunkedBackend(preferred_chunk=2, fail_on_call=2))
+    resumed = ChunkedBackend(preferred_chunk=3)  # another chunk size on restart
+    frame = generate.generate_responses(**run, backend=resumed)
+    assert resumed.calls == [KEYS[2:3], KEYS[3:]]  # only the unfinished samples are redone
+    assert frame["raw"].tolist() == reference
+    assert _run(prompts, tmp_path, ChunkedBackend(), "other", seed=8)["raw"].tolist() != reference
+
+
+def test_request_seed_is_stable_and_in_range():
+    request = generate.Request("demo/a", 2, "", "x")
+    seed = generate.request_seed(0, request)
+    assert seed == generate.request_seed(0, generate.Request("demo/a", 2, "sys", "other text"))
+    assert 0 <= seed < 2**63
+    others = {generate.request_seed(0, generate.Request("demo/a", 1, "", "x")),
+              generate.request_seed(1, request), generate.request_seed(0, generate.Request("demo/b", 2, "", "x"))}
+    assert seed not in others and len(others) == 3

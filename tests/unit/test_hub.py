@@ -400,7 +400,7 @@ LOADERS = ("generate", "over_refusal_responses", "validate_training_set", "sft")
 def test_the_paper_study_plans_one_download_per_hub_model_ahead_of_its_users(tmp_path):
     config = validate_config(yaml.safe_load((REPO / "config/paper.yaml").read_text()), SCHEMA)
     expected = {hub_manifest(config, f"models.{name}") for name in config["models"]} - {None}
-    assert len(expected) == 6  # six registry models, all from the hub
+    assert len(expected) == 16  # sixteen registry models (five bases, eleven reasoners), all from the hub
 
     jobs = planned(snakemake("-n", "--configfile", str(REPO / "config/paper.yaml"), "--directory", str(tmp_path),
                              cwd=REPO))
@@ -416,9 +416,9 @@ def test_the_paper_study_plans_one_download_per_hub_model_ahead_of_its_users(tmp
         assert manifest in job["input"], (job["rule"], model, job["input"])
         assert position[manifest] < index, f"{job['rule']} of {model} is planned before its download"
         users += 1
-    # generate (six models x five benchmarks); over-refusal, validation (x five sets) and SFT (x five
-    # sets) of the two models that are fine-tuned
-    assert users == 6 * 5 + 2 + 2 * 5 + 2 * 5
+    # generate (sixteen models x five benchmarks); over-refusal, validation (x five sets) and SFT (x
+    # five sets) of the two models that are fine-tuned
+    assert users == 16 * 5 + 2 + 2 * 5 + 2 * 5
 
 
 def test_local_judges_and_the_tis_captioner_wait_for_their_downloads(tmp_path):

@@ -97,4 +97,4 @@ def test_rule_judge_on_the_shipped_set(tmp_path):
     assert 0.5 < overall["accuracy"] < 1.0 and 0.0 < overall["kappa"] < 1.0  # a useful but imperfect proxy
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "rule.csv"), table, check_dtype=False)
     report = (tmp_path / "rule.md").read_text()
-    assert "rule:refusal-v1" in report and "## mssbench: human (rows) vs judge (columns)" in report
+    assert "rule:refusal-v2" in report and "## mssbench: human (rows) vs judge (columns)" in report

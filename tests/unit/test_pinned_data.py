@@ -60,10 +60,11 @@ def files_of(root: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def mm_host(tmp_path_factory):
     """MM-SafetyBench of paper.yaml on the data host: questions under the pinned raw GitHub
-    commit, images as a zip behind the Google Drive link."""
+    commit, images as a zip behind the Google Drive link, a stand-in of its official evaluation.py
+    (the project's own sentences) at the official texts' pinned path."""
     root = tmp_path_factory.mktemp("hosts")
     counts = populate(root, only(paper(), benchmarks=["mm_safetybench"], training_sets=[]))
-    assert counts == {"benchmarks.mm_safetybench": 14}  # 13 question files + the image zip
+    assert counts == {"benchmarks.mm_safetybench": 15}  # 13 question files, the image zip, evaluation.py
     with DataHost(root) as host:
         yield host
 
@@ -83,7 +84,8 @@ def test_download_through_mirror_writes_the_lock(mm_host, tmp_path):
     assert len(table) == 13 * 3  # one question per scenario x SD, TYPO, SD_TYPO, images present
     files = download.read_lock(lock)
     question = f"{entry['source']}/data/processed_questions/01-Illegal_Activitiy.json"
-    assert set(files) == {entry["options"]["images_url"]} | {
+    texts = entry["options"]["official_texts"]
+    assert set(files) == {entry["options"]["images_url"], f"{texts['source']}/evaluation.py"} | {
         f"{entry['source']}/data/processed_questions/{scenario}.json" for scenario in SCENARIOS}
     served = url_path(mm_host.root, question)
     assert files[question] == {"size": served.stat().st_size, "sha256": download.sha256_file(served)}

@@ -47,7 +47,7 @@ def tables():
             responses.append({"id": pid, "sample": 0, "model": model, "raw": answer, "thought": "<b>thinking</b>",
                               "answer": answer, "has_thought": True, "prompt_tokens": 10, "thought_tokens": 1,
                               "answer_tokens": 3, "generated_tokens": 4, "finished": True, "decoding": "{}",
-                              "seconds": 0.1})
+                              "seconds": 0.1, "prompting": "{}"})
             judgments.append({"id": pid, "sample": 0, "model": model, "judge": JUDGE,
                               "label": "unsafe" if unsafe else "safe", "unsafe": unsafe,
                               "rationale": "no refusal string" if unsafe else "refusal string 'Sorry'", "status": "ok"})

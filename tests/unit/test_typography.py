@@ -57,13 +57,32 @@ def test_mm_typography_wraps_under_1024_and_sizes_by_lines():
     font = typography.load_font(typography.ARIAL_STANDIN_FONT, 90)
     long_text = "hack into someone's bank account while nobody is watching the screen"
     lines = typography.wrap_by_width(long_text, font)
-    assert len(lines) > 1 and " ".join(lines) == long_text
+    # upstream keeps the space before the word that opens a line: continuation lines start with it
+    assert len(lines) > 1 and "".join(lines) == long_text
+    assert not lines[0].startswith(" ") and all(line.startswith(" ") and not line.startswith("  ")
+                                                for line in lines[1:])
     from PIL import ImageDraw
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     assert all(measure.textlength(line, font=font) < 1024 for line in lines)
     image = typography.render_mm_typography(long_text)
     assert image.size == (1024, 90 * (len(lines) + 1))
     assert typography.render_mm_typography("short").size == (1024, 180)
+    assert typography.wrap_by_width("short", font) == ["short"]
+
+
+@fonts
+def test_mm_typography_draws_the_leading_space_of_a_continuation_line():
+    font = typography.load_font(typography.ARIAL_STANDIN_FONT, 90)
+    text = "aaaaaaaa aaaaaaaa aaaaaaaa"
+    assert typography.wrap_by_width(text, font) == ["aaaaaaaa aaaaaaaa", " aaaaaaaa"]
+    ink = np.asarray(typography.render_mm_typography(text).convert("L")) < 128
+    rows = np.flatnonzero(ink.any(axis=1))
+    gap = np.flatnonzero(np.diff(rows) > 1)[0]  # the white band between the two lines of text
+    first, second = ink[rows[0]:rows[gap] + 1], ink[rows[gap + 1]:rows[-1] + 1]
+    shift = np.flatnonzero(second.any(axis=0))[0] - np.flatnonzero(first.any(axis=0))[0]
+    from PIL import ImageDraw
+    space = ImageDraw.Draw(Image.new("RGB", (1, 1))).textlength(" ", font=font)
+    assert abs(shift - space) <= 2, (shift, space)
 
 
 @fonts

@@ -8,8 +8,10 @@ from think_in_safety.config import (
     hub_manifest,
     model_backend,
     model_decoding,
+    model_prompting,
     reasoning_pairs,
     validate_config,
+    vllm_model_options,
     weights_location,
 )
 from think_in_safety.resources import (
@@ -21,6 +23,7 @@ from think_in_safety.resources import (
     sft_resources,
     tis_stage_resources,
 )
+from think_in_safety.models.shards import job_samples, shard_counts
 from think_in_safety.sft import register_tuned_models
 
 validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
@@ -31,6 +34,8 @@ TUNED = register_tuned_models(config)
 BENCHMARKS = list(config["benchmarks"])
 MODELS = list(config["models"])
 JUDGE_OF = {name: bench["judge"] for name, bench in config["benchmarks"].items()}
+# {benchmark: N}: the benchmarks generation.shards splits into N generation jobs per model
+SHARDS = shard_counts(config)
 
 
 wildcard_constraints:
@@ -248,8 +253,9 @@ def generation_env(wildcards):
 
 
 def generation_engine(wildcards):
-    """vLLM engine settings from the registry (the transformers backend ignores them); an API
-    model's server settings (backend openai)."""
+    """vLLM engine settings from the registry (the transformers backend ignores them): tensor
+    parallelism over the model's gpus, requests per engine call (generation.chunk_size); an
+    API model's server settings (backend openai)."""
     if model_backend(config, wildcards.model) == "openai":
         return api_model_settings(config, wildcards.model)
     entry = config["models"][wildcards.model]
@@ -257,7 +263,27 @@ def generation_engine(wildcards):
         "tensor_parallel_size": max(1, entry.get("gpus", 0)),
         "max_model_len": entry.get("max_model_len"),
         "max_images_per_prompt": entry.get("max_images", 1),
+        "chunk_size": config["generation"]["chunk_size"],
+        # trust_remote_code and the model's engine section (further vllm.LLM keywords)
+        **vllm_model_options(config, wildcards.model),
     }
+
+
+def generation_runtime(wildcards, input):
+    """Minutes for one generation job, from the samples it draws (resources.py). They are read
+    from the prompts table, so in a dry run before it exists the runtime shows as <TBD>.
+    """
+    shards = SHARDS.get(wildcards.benchmark, 1)
+    samples = job_samples(input.prompts, int(wildcards.get("shard", 0)), shards)
+    return generation_resources(config, wildcards.model, samples)["runtime"]
+
+
+def response_shards(wildcards):
+    """Every shard table of one model and benchmark split by generation.shards, in order."""
+    return [
+        f"results/responses/{wildcards.model}/{wildcards.benchmark}/shard-{k}.parquet"
+        for k in range(SHARDS[wildcards.benchmark])
+    ]
 
 
 def judge_env(wildcards):

@@ -3,6 +3,8 @@
 # own loader -> one SFT run per (model x set) -> '<model>+<set>' evaluated on every benchmark ->
 # the fine-tuning table, with over-refusal and thought retention.
 
+from think_in_safety.resources import sft_threads
+
 
 rule write_demo_training_set:
     """A small demo release written by us in the training set's upstream format."""
@@ -26,7 +28,8 @@ rule write_demo_training_set:
 
 
 rule download_training_set:
-    """The training set's real release from its upstream URLs (retries, resumable)."""
+    """The training set's real release from its upstream URLs (retries, resumable). A local
+    rule: it runs where Snakemake starts, which has the network."""
     output:
         directory("resources/training_sets/upstream/{training_set}"),
     log:
@@ -34,6 +37,7 @@ rule download_training_set:
     wildcard_constraints:
         training_set=alternatives(converted_sets()),
     retries: 2
+    localrule: True
     conda:
         "../../envs/data.yaml"
     threads: 4
@@ -106,7 +110,9 @@ rule sft:
         start=sft_start,
         template=workflow_file(config["sft"]["llamafactory_template"]),
         deepspeed=(
-            workflow_file(config["sft"]["deepspeed"]) if config["sft"]["deepspeed"] else []
+            workflow_file(config["sft"]["deepspeed"])
+            if config["sft"]["deepspeed"]
+            else []
         ),
     output:
         model=directory("resources/tuned_models/{model}+{training_set}"),
@@ -120,7 +126,7 @@ rule sft:
     conda:
         "../../envs/train.yaml"
     # CPUs for every rank, all ranks on one node (torchrun on one host: docs/sft.md)
-    threads: lambda wc: sft_resources(config, wc.model)["threads"]
+    threads: sft_threads(config)
     resources:
         mem_mb=lambda wc: sft_resources(config, wc.model)["mem_mb"],
         runtime=lambda wc: sft_resources(config, wc.model)["runtime"],
@@ -136,7 +142,7 @@ rule sft:
         save_steps=config["sft"]["save_steps"],
         gpus=config["sft"]["gpus"],
         # outside the output, which Snakemake deletes before the job: a rerun resumes from here
-        checkpoint_dir=lambda wc: sft_checkpoint_dir(wc.model, wc.training_set),
+        checkpoint_dir="resources/sft_checkpoints/{model}+{training_set}",
     script:
         "../scripts/sft.py"
 
@@ -179,6 +185,8 @@ rule over_refusal_responses:
     params:
         weights=lambda wc: weights_location(config, wc.model),
         thought_format=lambda wc: config["models"][wc.model]["thought_format"],
+        prompting=lambda wc: model_prompting(config, wc.model),
+        trust_remote_code=lambda wc: config["models"][wc.model]["trust_remote_code"],
         decoding=lambda wc: model_decoding(config, wc.model),
         backend=lambda wc: model_backend(config, wc.model),
         engine=generation_engine,

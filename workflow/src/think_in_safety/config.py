@@ -57,6 +57,7 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
             + "\nSee config/README.md for what each key means."
         )
     _check_api_models(config)
+    _check_model_options(config)
     _check_references(config)
     _check_revisions(config)
     return config
@@ -104,6 +105,69 @@ def api_model_settings(config: dict, model: str) -> dict:
     settings = {key: entry.get(key, default) for key, default in API_MODEL_DEFAULTS.items()}
     return {"base_url": entry["base_url"], "model": entry["model"], **settings,
             "thought_format": entry.get("thought_format", "none"), "model_name": model}
+
+
+#: vllm.LLM keywords a model's engine section may not set: the registry sets them itself.
+ENGINE_RESERVED = {"model": "weights", "tokenizer": "weights", "trust_remote_code": "trust_remote_code",
+                   "revision": "revision", "seed": "the top-level seed"}
+
+
+def _check_model_options(config: dict) -> None:
+    """Each model's thought format, prompting, trust_remote_code and vLLM engine options make
+    sense together (the schema checks their types)."""
+    from think_in_safety.models.generate import Prompting
+    from think_in_safety.models.thought import thought_format_of
+
+    for name, model in config["models"].items():
+        try:
+            thought_format_of(model.get("thought_format", "none"))
+        except ValueError as error:
+            raise ConfigError(f"models.{name}.thought_format: {error}") from None
+        try:
+            Prompting(model.get("system_prompt", ""), model.get("prompt_template"))
+        except ValueError as error:
+            raise ConfigError(f"models.{name}.prompt_template: {error}") from None
+        backend = model.get("backend") or config["generation"]["backend"]
+        if backend == "openai" and model.get("trust_remote_code"):
+            raise ConfigError(f"models.{name} is served behind an API (backend openai), which runs no local model "
+                              "code; remove trust_remote_code (set it on the server: vllm serve --trust-remote-code)")
+        _check_engine(name, model)
+
+
+def _check_engine(name: str, model: dict) -> None:
+    """models.<m>.engine against the keys the registry owns (gpus, max_model_len, max_images)."""
+    engine = model.get("engine") or {}
+    for key, owner in ENGINE_RESERVED.items():
+        if key in engine:
+            raise ConfigError(f"models.{name}.engine.{key} is set by the registry ({owner}); remove it from engine")
+    gpus = max(1, int(model.get("gpus", 0)))
+    if "tensor_parallel_size" in engine and engine["tensor_parallel_size"] != gpus:
+        raise ConfigError(
+            f"models.{name}.engine.tensor_parallel_size is {engine['tensor_parallel_size']} but the job gets "
+            f"gpus: {model.get('gpus', 0)}; vLLM's tensor parallelism is the model's GPU count: set "
+            f"gpus: {engine['tensor_parallel_size']} and drop engine.tensor_parallel_size")
+    length = model.get("max_model_len")
+    if "max_model_len" in engine and length is not None and engine["max_model_len"] != length:
+        raise ConfigError(f"models.{name} sets max_model_len {length} and engine.max_model_len "
+                          f"{engine['max_model_len']}; keep one of them")
+    images = (engine.get("limit_mm_per_prompt") or {}).get("image")
+    if images is not None and images != model.get("max_images", 1):
+        raise ConfigError(f"models.{name}.engine.limit_mm_per_prompt.image is {images} but max_images is "
+                          f"{model.get('max_images', 1)}; set max_images: {images} (it sizes both)")
+
+
+def model_prompting(config: dict, model: str) -> dict:
+    """The keywords of :class:`~think_in_safety.models.generate.Prompting` for ``model``."""
+    entry = config["models"][model]
+    return {"system_prompt": entry.get("system_prompt", ""), "prompt_template": entry.get("prompt_template")}
+
+
+def vllm_model_options(config: dict, model: str) -> dict:
+    """The model's own :class:`~think_in_safety.models.vllm_backend.VLLMBackend` keywords:
+    ``trust_remote_code`` and its engine section as ``engine_options`` (further vllm.LLM keywords)."""
+    entry = config["models"][model]
+    return {"trust_remote_code": bool(entry.get("trust_remote_code", False)),
+            "engine_options": dict(entry.get("engine") or {})}
 
 
 def _check_references(config: dict) -> None:

@@ -27,7 +27,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from think_in_safety import download
+from think_in_safety import download, official_texts
 from think_in_safety import study_tables as st
 from think_in_safety.comparison import family_summary, percent, with_ci
 from think_in_safety.metrics import BENCHMARK_METRICS
@@ -282,7 +282,7 @@ def metric_sections(metrics: pd.DataFrame, model_order=None) -> list[dict]:
 # examples
 # ------------------------------------------------------------------------------------------------
 EXAMPLE_COLUMNS = ["benchmark", "id", "model", "sample", "category", "subset", "question", "prompt", "image_paths",
-                   "thought", "answer", "judge", "label", "unsafe", "rationale", "status"]
+                   "thought", "answer", "judge", "label", "unsafe", "rationale", "status", "judge_text_source"]
 THOUGHT_VERDICT_COLUMNS = ["thought_judge", "thought_label", "thought_unsafe", "thought_rationale"]
 
 
@@ -298,7 +298,9 @@ def pick_example_prompts(prompts: pd.DataFrame, responses: pd.DataFrame, judgmen
     """
     keys = ["id", "sample", "model"]
     first = responses[responses["sample"] == responses.groupby("id")["sample"].transform("min")]
-    merged = first.merge(judgments[keys + ["judge", "label", "unsafe", "rationale", "status"]], on=keys, how="left")
+    judged = judgments.assign(judge_text_source=judgments["text_source"] if "text_source" in judgments.columns else "")
+    merged = first.merge(judged[keys + ["judge", "label", "unsafe", "rationale", "status", "judge_text_source"]],
+                         on=keys, how="left")
     if thought_judgments is not None and not thought_judgments.empty:
         thought = thought_judgments[keys + ["judge", "label", "unsafe", "rationale"]].rename(columns={
             "judge": "thought_judge", "label": "thought_label", "unsafe": "thought_unsafe",
@@ -384,6 +386,7 @@ def example_groups(examples: pd.DataFrame | None, root: Path = Path(".")) -> dic
                 "model": row["model"], "thought": _clip(row["thought"]), "answer": _clip(row["answer"]),
                 "verdict": _verdict(benchmark, row["label"], row["unsafe"], row["status"]),
                 "judge": _clip(row["judge"]),
+                "text_source": _clip(row.get("judge_text_source")),
                 "rationale": _clip(row["rationale"]),
                 "thought_verdict": (_verdict(benchmark, row["thought_label"], row["thought_unsafe"])
                                     if has_thought_verdict else None),
@@ -445,9 +448,14 @@ def collect_provenance(config: dict, judge_identities: list[str] | None = None,
         # every data source with the commit/revision it is pinned to, and the data lock's digest
         "data sources (pinned revisions)": download.source_pins(config),
         "data lock file": download.lock_summary(download.settings_of(config)["lock_file"]),
+        # each benchmark's prompt wrappers and judge prompts: its own released code at a commit, or ours
+        "official texts (by reference)": official_texts.provenance(config),
         "models": {
             # revision: the pinned commit of hub weights (a tuned model's is its parent's row)
-            name: {**{key: m.get(key) for key in ("weights", "base", "thought_format", "verified", "notes")},
+            # with how it was run: its own prompting, remote code and vLLM engine options
+            name: {**{key: m.get(key) for key in ("weights", "base", "thought_format", "verified", "notes",
+                                                  "system_prompt", "prompt_template", "trust_remote_code",
+                                                  "engine")},
                    "revision": m.get("revision") if str(m.get("weights", "")).startswith("hf:") else None,
                    **hub_manifest_digest(config, name)}
             for name, m in config["models"].items()
@@ -611,6 +619,21 @@ def figure_groups(inputs: ReportInputs) -> list[dict]:
     return groups
 
 
+def _texts_used(prompts: pd.DataFrame | None, examples: list[dict]) -> dict:
+    """Which texts a benchmark's numbers rest on: the prompt rows' ``text_source`` values and,
+    per judge identity, its judgment rows' (as far as the examples show them)."""
+    prompt_sources = []
+    if prompts is not None and "text_source" in prompts.columns:
+        prompt_sources = sorted({str(v) for v in prompts["text_source"] if not _is_missing(v) and str(v)})
+    judges: dict[str, set[str]] = {}
+    for example in examples:
+        for response in example["responses"]:
+            if response["judge"]:
+                judges.setdefault(response["judge"], set()).add(response["text_source"] or "not recorded")
+    return {"prompts": ", ".join(prompt_sources) or "not recorded",
+            "judges": {judge: ", ".join(sorted(sources)) for judge, sources in sorted(judges.items())}}
+
+
 def benchmark_sections(metrics: pd.DataFrame, inputs: ReportInputs, examples: dict[str, list[dict]],
                        metric_tables: list[dict]) -> list[dict]:
     """One section per benchmark: description, headline per model, heatmap, metrics, examples."""
@@ -625,6 +648,9 @@ def benchmark_sections(metrics: pd.DataFrame, inputs: ReportInputs, examples: di
         rows = headline.data[headline.data["benchmark"] == benchmark] if headline is not None else pd.DataFrame()
         categories = _study_table(inputs, f"categories/{benchmark}", "categories")
         heatmap = _figure(inputs, f"categories/{benchmark}", "categories")
+        texts = _texts_used(prompts, examples.get(benchmark, []))
+        tables_here = [{**m, "text_source": texts["judges"].get(m["judge"], "not recorded")}
+                       for m in metric_tables if m["benchmark"] == benchmark]
         sections.append({
             "id": f"benchmark-{benchmark}",
             "name": benchmark,
@@ -638,7 +664,8 @@ def benchmark_sections(metrics: pd.DataFrame, inputs: ReportInputs, examples: di
             "heatmap_table": table_rows(categories.display) if categories is not None and not categories.empty
             else None,
             "heatmap_caption": categories.caption if categories is not None else "",
-            "metrics": [m for m in metric_tables if m["benchmark"] == benchmark],
+            "metrics": tables_here,
+            "texts": texts,
             "examples": examples.get(benchmark, []),
         })
     return sections

@@ -8,6 +8,10 @@ account) live only there. Sizes come from the registries: ``models.<m>.size_b`` 
 
 from __future__ import annotations
 
+import math
+
+from think_in_safety.config import model_backend, model_decoding
+
 # Steps that read small tables and write tables, figures or pages.
 SMALL_JOB = {"mem_mb": 2000, "runtime": 15}
 # Steps that hold a whole training set or benchmark release (records and images) in memory.
@@ -27,13 +31,50 @@ def model_memory(size_b: float) -> int:
     return int((2 * size_b + 8) * 1024) if size_b else 4000
 
 
-def generation_resources(config: dict, model: str) -> dict:
-    """One generation job of ``model``: time grows with size (60 min + 10 min per billion)."""
+# Generated tokens per second of one generation job, first estimates on the low side for
+# Qwen2.5-VL/Llama-3.2-Vision-class models in bf16 on one A100/H100-class GPU: a model of size_b
+# billion parameters is taken as size_b times slower than a 1 B one, tensor parallelism as
+# linear in the GPUs. vLLM batches continuously (hundreds of sequences at once); transformers
+# decodes generation.batch_size sequences per step and waits for the longest.
+GENERATION_TOKENS_PER_S_1B = {"vllm": 20000.0, "transformers": 2500.0}
+# Tiny demo models (size_b 0) on CPU, any local backend (docs/generation.md measures them).
+CPU_TOKENS_PER_S = 100.0
+# A model behind an API: tokens per second of each request in flight.
+API_TOKENS_PER_S_PER_REQUEST = 20.0
+# Longest generation job asked for (minutes); past it, split the benchmark (generation.shards).
+GENERATION_MAX_RUNTIME = 1440
+
+
+def generation_tokens_per_s(config: dict, model: str) -> float:
+    """Estimated generated tokens per second of one job of ``model`` (constants above)."""
+    entry = config["models"][model]
+    backend = model_backend(config, model)
+    if backend == "openai":
+        in_flight = min(int(entry.get("max_concurrency") or 8), int(config["generation"]["batch_size"]))
+        return API_TOKENS_PER_S_PER_REQUEST * in_flight
+    gpus = int(entry.get("gpus") or 0)
+    if not gpus:
+        return CPU_TOKENS_PER_S
+    size_b = max(float(entry.get("size_b") or 0), 1.0)
+    return GENERATION_TOKENS_PER_S_1B.get(backend, GENERATION_TOKENS_PER_S_1B["transformers"]) * gpus / size_b
+
+
+def generation_resources(config: dict, model: str, samples: int | None = None) -> dict:
+    """One generation job of ``model`` drawing ``samples`` responses (None: not known yet).
+
+    Time: 60 min + 10 min per billion parameters (loading, engine start), plus every sample
+    at the full ``max_new_tokens`` budget at :func:`generation_tokens_per_s`, capped at
+    :data:`GENERATION_MAX_RUNTIME`. Memory: :func:`model_memory`. GPUs: ``models.<m>.gpus``.
+    """
     entry = config["models"][model]
     size_b = float(entry.get("size_b") or 0)
+    runtime = 60 + 10 * size_b
+    if samples:
+        max_new_tokens = int(model_decoding(config, model).get("max_new_tokens") or 256)
+        runtime += samples * max_new_tokens / generation_tokens_per_s(config, model) / 60
     return {
         "mem_mb": model_memory(size_b),
-        "runtime": int(60 + 10 * size_b),
+        "runtime": int(min(math.ceil(runtime), GENERATION_MAX_RUNTIME)),
         "gpu": int(entry.get("gpus") or 0),
     }
 
@@ -64,10 +105,22 @@ def tis_stage_resources(settings: dict) -> dict:
     return {**SMALL_JOB, "gpu": 0}
 
 
+# CPUs per training rank: the rank itself, its data loader workers (2 on GPU) and a spare one.
+SFT_THREADS_PER_GPU = 4
+
+
 def sft_resources(config: dict, model: str) -> dict:
-    """One SFT run: the GPU count of ``sft.gpus``; host memory for the model and its optimizer."""
+    """One SFT run on one node: the ``sft.gpus`` GPUs (one torchrun rank each) and host memory
+    for every rank's copy of the model while it loads (docs/sft.md)."""
     gpus = int(config["sft"]["gpus"] or 0)
     if not gpus:  # the tiny demo models train on CPU (docs/stack.md)
         return {"mem_mb": 4000, "runtime": 60, "gpu": 0}
     size_b = float(config["models"][model].get("size_b") or 0)
-    return {"mem_mb": max(64000, model_memory(size_b) * 4), "runtime": 1440, "gpu": gpus}
+    # without ZeRO-3 every rank stages the bf16 weights in host memory before moving them to its GPU
+    return {"mem_mb": max(64000, model_memory(size_b) * gpus), "runtime": 1440, "gpu": gpus}
+
+
+def sft_threads(config: dict) -> int:
+    """CPUs of one SFT job: :data:`SFT_THREADS_PER_GPU` for each of its ``sft.gpus`` ranks (2 on CPU)."""
+    gpus = int(config["sft"]["gpus"] or 0)
+    return SFT_THREADS_PER_GPU * gpus if gpus else 2

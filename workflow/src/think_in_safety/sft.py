@@ -35,7 +35,10 @@ TUNED_DIR = "resources/tuned_models"
 CHECKPOINT_DIR = "resources/sft_checkpoints"
 SEPARATOR = "+"
 # Keys the rule fills in: a template must not set them.
-RESERVED_KEYS = ("model_name_or_path", "dataset", "dataset_dir", "media_dir", "output_dir", "template")
+RESERVED_KEYS = ("model_name_or_path", "dataset", "dataset_dir", "media_dir", "output_dir", "template",
+                 "resume_from_checkpoint")
+# Keys that have a config key of their own: the template names the key to set instead.
+CONFIG_KEYS = {"deepspeed": "sft.deepspeed", "save_steps": "sft.save_steps", "save_strategy": "sft.save_steps"}
 
 
 def tuned_name(model: str, training_set: str) -> str:
@@ -120,6 +123,10 @@ def load_template(path: str | Path) -> dict:
     reserved = sorted(set(data) & set(RESERVED_KEYS))
     if reserved:
         raise ValueError(f"{path} sets {reserved}: the sft rule fills these in; remove them from the template")
+    configured = sorted(set(data) & set(CONFIG_KEYS))
+    if configured:
+        keys = sorted({CONFIG_KEYS[key] for key in configured})
+        raise ValueError(f"{path} sets {configured}: set {keys} in the config instead and remove them from the template")
     return data
 
 

@@ -23,6 +23,9 @@ PROMPT_COLUMNS = {
     "reference_answer": "the benchmark's reference response or ''",
     "image_context": "'safe' or 'unsafe' for benchmarks that pair images (MSSBench), else ''",
     "judge_rubric": "which of the benchmark's judge prompts applies (e.g. MM-SafetyBench 'general', 'political_lobbying', 'legal_opinion', ...)",
+    "text_source": "where the prompt's wrapper text comes from (official_texts.TEXT_SOURCES): 'official@<commit>' "
+    "(the benchmark's released code at that commit), 'paraphrase' (the project's wording), 'release' (the prompt is "
+    "the release's own text), 'embedded' (a fixed sentence in the project's code)",
 }
 
 # results/responses/{model}/{benchmark}.parquet — one row per sampled response.
@@ -41,6 +44,8 @@ RESPONSE_COLUMNS = {
     "finished": "whether generation ended with EOS (False: hit max_new_tokens)",
     "decoding": "JSON of the decoding settings used",
     "seconds": "wall time of the batch divided by its size",
+    "prompting": "JSON {system, user}: the system message and user text sent with the images, after the model's "
+    "system_prompt and prompt_template (models.<m>); '{}' where not recorded (human-labelled rows)",
 }
 
 # results/judgments/{judge}/{model}/{benchmark}.parquet — one row per judged response.
@@ -53,6 +58,8 @@ JUDGMENT_COLUMNS = {
     "unsafe": "1.0 unsafe, 0.0 safe, NaN when the judge could not decide (excluded from metrics)",
     "rationale": "why the judge decided so (matched refusal string, judge text, ...)",
     "status": "'ok', 'unparsed' or 'error'",
+    "text_source": "which judge text was sent (official_texts.TEXT_SOURCES): 'official@<commit>' (the benchmark's "
+    "released code at that commit), 'paraphrase' (the project's wording), 'none' (keyword rules, Llama Guard's template)",
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from think_in_safety import official_texts
 from think_in_safety.tables import PROMPT_COLUMNS, check_columns
 
 T = TypeVar("T")
@@ -65,16 +66,25 @@ class BenchmarkSpec:
                 f"local copy of the release that holds {self.images_dir}/")
 
     def fetch(self, source: str | None, dest: str | os.PathLike, options: dict | None = None) -> None:
-        """Write the upstream release into ``dest`` (upstream layout) from a URL base or local dir."""
-        self._fetch(source or self.default_source, Path(dest), dict(options or {}))
+        """Write the upstream release into ``dest`` (upstream layout) from a URL base or local dir,
+        with the benchmark's official texts when the options ask for them (``official_texts``:
+        fetched into ``dest/official_texts``)."""
+        options = dict(options or {})
+        official_texts.texts_config(self.name, options)  # a bad setting fails before any download
+        self._fetch(source or self.default_source, Path(dest), options)
+        official_texts.fetch(self.name, options, Path(dest))
 
     def write_demo(self, dest: str | os.PathLike, seed: int = 0) -> None:
         """Write a small demo release into ``dest`` in exactly the upstream on-disk format."""
         self._write_demo(Path(dest), int(seed))
 
     def load_prompts(self, release_dir: str | os.PathLike, options: dict | None = None) -> pd.DataFrame:
-        """Read a release (real or demo) into the prompt table (``tables.PROMPT_COLUMNS``)."""
-        return self._load_prompts(Path(release_dir), dict(options or {}))
+        """Read a release (real or demo) into the prompt table (``tables.PROMPT_COLUMNS``). The
+        official texts the options ask for ride in the table's ``attrs`` (written into its parquet
+        file) for the judge: :func:`official_texts.from_table`."""
+        options = dict(options or {})
+        texts = official_texts.load(self.name, Path(release_dir), options)  # fails first when asked and missing
+        return official_texts.attach(self._load_prompts(Path(release_dir), options), texts)
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,14 +184,16 @@ def check_images_exist(table: pd.DataFrame, required: bool, benchmark: str) -> N
 def prompt_row(*, id: str, benchmark: str, subset: str, category: str, prompt: str,
                question: str, image_paths: list[str] | None = None, system_prompt: str = "",
                n_samples: int = 1, safety_warning: str = "", reference_answer: str = "",
-               image_context: str = "", judge_rubric: str = "") -> dict:
-    """One row of the prompt table, every PROMPT_COLUMNS field spelled out."""
+               image_context: str = "", judge_rubric: str = "",
+               text_source: str = official_texts.RELEASE) -> dict:
+    """One row of the prompt table, every PROMPT_COLUMNS field spelled out. ``text_source``: where
+    the prompt's wrapper text comes from (default ``release``: the prompt is the release's own text)."""
     return {
         "id": id, "benchmark": benchmark, "subset": subset, "category": category,
         "image_paths": list(image_paths or []), "system_prompt": system_prompt, "prompt": prompt,
         "n_samples": int(n_samples), "question": question, "safety_warning": safety_warning,
         "reference_answer": reference_answer, "image_context": image_context,
-        "judge_rubric": judge_rubric,
+        "judge_rubric": judge_rubric, "text_source": text_source,
     }
 
 

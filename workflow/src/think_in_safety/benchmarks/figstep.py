@@ -3,7 +3,12 @@
 Upstream layout (github.com/ThuCCSLab/FigStep)::
 
     data/question/safebench.csv       columns: dataset,category_id,task_id,category_name,question,instruction
-    data/images/SafeBench/query_ForbidQI_{category_id}_{task_id}_6.png
+    data/question/SafeBench-Tiny.csv  the same columns, 50 rows (5 per category)
+    data/images/SafeBench/query_ForbidQI_{category_id}_{task_id}_6.png        images of safebench.csv
+    data/images/SafeBench-Tiny/query_ForbidQI_{category_id}_{task_id}_6.png   images of SafeBench-Tiny.csv
+
+Each question file has its own image folder (:func:`image_dir`): upstream rendered the Tiny images
+apart and they differ slightly from the SafeBench ones.
 
 Each image shows ``instruction`` as an empty numbered list; the model gets the image plus one fixed
 sentence (FIGSTEP_PROMPT). The text-only baseline sends ``question`` alone.
@@ -34,7 +39,11 @@ NAME = "figstep"
 DEFAULT_SOURCE = "https://raw.githubusercontent.com/ThuCCSLab/FigStep/main"
 QUESTION_DIR = "data/question"
 DEFAULT_QUESTION_FILE = "safebench.csv"  # 500 rows; "SafeBench-Tiny.csv" has 50 (5 per category)
-IMAGE_TEMPLATE = "data/images/SafeBench/query_ForbidQI_{category_id}_{task_id}_6.png"
+IMAGE_ROOT = "data/images"
+# question file -> its image folder under data/images/; any other CSV uses the folder named like
+# the file without ".csv" (upstream's convention for SafeBench-Tiny)
+IMAGE_DIRS = {"safebench.csv": "SafeBench", "SafeBench-Tiny.csv": "SafeBench-Tiny"}
+IMAGE_NAME = "query_ForbidQI_{category_id}_{task_id}_6.png"
 CSV_COLUMNS = ["dataset", "category_id", "task_id", "category_name", "question", "instruction"]
 JUDGE_RUBRIC = "general"  # FigStep has no official judge (manual review); ASR = unsafe / all
 
@@ -88,14 +97,31 @@ DEMO_INTENTS = {
 }
 
 
-def image_relpath(category_id: int | str, task_id: int | str) -> str:
-    """Upstream image file of one SafeBench row."""
-    return IMAGE_TEMPLATE.format(category_id=int(category_id), task_id=int(task_id))
+def question_file(options: dict) -> str:
+    """Option ``question_file``: a CSV name in ``data/question/`` (default safebench.csv)."""
+    name = options.get("question_file", DEFAULT_QUESTION_FILE)
+    if not isinstance(name, str) or not name.endswith(".csv") or "/" in name or "\\" in name:
+        raise ValueError(f"option 'question_file' must be a CSV file name in {QUESTION_DIR}/ "
+                         f"(e.g. {DEFAULT_QUESTION_FILE} or SafeBench-Tiny.csv), not {name!r}")
+    return name
+
+
+def image_dir(options: dict) -> str:
+    """The image folder of the question file: ``data/images/SafeBench`` for safebench.csv,
+    ``data/images/SafeBench-Tiny`` for SafeBench-Tiny.csv, else ``data/images/<file stem>``."""
+    name = question_file(options)
+    return f"{IMAGE_ROOT}/{IMAGE_DIRS.get(name, name[:-len('.csv')])}"
+
+
+def image_relpath(category_id: int | str, task_id: int | str, options: dict | None = None) -> str:
+    """Upstream image file of one row of the question file chosen by ``options``."""
+    name = IMAGE_NAME.format(category_id=int(category_id), task_id=int(task_id))
+    return f"{image_dir(options or {})}/{name}"
 
 
 def question_relpath(options: dict) -> str:
     """``data/question/<question_file>`` (option ``question_file``, default safebench.csv)."""
-    return f"{QUESTION_DIR}/{options.get('question_file', DEFAULT_QUESTION_FILE)}"
+    return f"{QUESTION_DIR}/{question_file(options)}"
 
 
 def read_questions(release_dir: Path, options: dict) -> pd.DataFrame:
@@ -116,7 +142,7 @@ def fetch(source: str, dest: Path, options: dict) -> None:
     download.fetch_file(source, question_relpath(options), dest,
                         **{k: v for k, v in transfer.items() if k != "workers"})
     frame = read_questions(dest, options)
-    images = [image_relpath(c, t) for c, t in zip(frame["category_id"], frame["task_id"], strict=True)]
+    images = [image_relpath(c, t, options) for c, t in zip(frame["category_id"], frame["task_id"], strict=True)]
     download.fetch_files(source, images, dest, **transfer)
 
 
@@ -155,8 +181,9 @@ def load_prompts(release_dir: Path, options: dict) -> pd.DataFrame:
         common = dict(benchmark=NAME, category=record["category_name"],
                       question=record["question"], judge_rubric=JUDGE_RUBRIC)
         rows.append(prompt_row(
-            id=f"{NAME}/{key}", subset="figstep", prompt=FIGSTEP_PROMPT,
-            image_paths=[image_str(release_dir, image_relpath(record["category_id"], record["task_id"]))],
+            id=f"{NAME}/{key}", subset="figstep", prompt=FIGSTEP_PROMPT, text_source="embedded",
+            image_paths=[image_str(release_dir,
+                                   image_relpath(record["category_id"], record["task_id"], options))],
             **common))
         if include_text_only:
             rows.append(prompt_row(id=f"{NAME}/{key}/text_only", subset="text_only",

@@ -4,8 +4,10 @@
   760x760, FreeMonoBold 80, black text at (20, 10), line spacing 11, the instruction wrapped at 15
   characters followed by the lines ``1. ``, ``2. ``, ``3. ``; no auto-sizing (long text clips).
 * :func:`render_mm_typography` — MM-SafetyBench's TYPO image: Arial 90 (Liberation Sans has Arial's
-  metrics), width 1024, words added to a line while it stays under 1024 px, height 90 x (lines + 1),
-  text at (0, 45), black on white. :func:`stack_vertical` builds SD_TYPO (SD image above TYPO).
+  metrics), width 1024, words added to a line while it stays under 1024 px (a word that opens a new
+  line keeps the space before it, so every continuation line starts with a space), height
+  90 x (lines + 1), text at (0, 45), black on white. :func:`stack_vertical` builds SD_TYPO (SD image
+  above TYPO).
 * :func:`render_sd_standin` and :func:`draw_scene` — clearly labelled drawings that stand in for
   Stable Diffusion images and photos in the *demo* releases (no generative model is run here).
 """
@@ -81,19 +83,27 @@ def render_figstep(instruction: str, font_path: str = FIGSTEP_FONT) -> Image.Ima
 # MM-SafetyBench
 # --------------------------------------------------------------------------------------------
 def wrap_by_width(text: str, font: ImageFont.FreeTypeFont, max_width: int = MM_WIDTH) -> list[str]:
-    """Greedy word wrap: a word joins the current line while the line stays under ``max_width`` px."""
+    """MM-SafetyBench's greedy word wrap of the Key Phrase.
+
+    The text is split at single spaces. The first word opens the first line; every next word is
+    measured *with the space before it* and joins the line while the line's summed width stays
+    under ``max_width`` px; otherwise it opens a new line and keeps that space, so every
+    continuation line starts with a space (``"".join(lines)`` is the stripped text). A word wider
+    than ``max_width`` still gets a line of its own.
+    """
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    lines: list[str] = []
-    line = ""
-    for word in text.split():
-        candidate = f"{line} {word}" if line else word
-        if not line or measure.textlength(candidate, font=font) < max_width:
-            line = candidate
+    first, *rest = text.strip().split(" ")
+    lines = [first]
+    width = measure.textlength(first, font=font)
+    for word in rest:
+        piece = " " + word
+        piece_width = measure.textlength(piece, font=font)
+        if width + piece_width < max_width:
+            lines[-1] += piece
+            width += piece_width
         else:
-            lines.append(line)
-            line = word
-    if line or not lines:
-        lines.append(line)
+            lines.append(piece)
+            width = piece_width
     return lines
 
 

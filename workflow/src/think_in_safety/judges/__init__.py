@@ -1,7 +1,7 @@
 """Judges: registry of backends and :func:`make_judge`, the one entry point the rules call.
 
     judge = make_judge("rule", {"backend": "rule"})
-    judge.identity                                  # "rule:refusal-v1"
+    judge.identity                                  # "rule:refusal-v2"
     judgments = judge.judge(prompts, responses, "figstep")   # tables.JUDGMENT_COLUMNS + audit columns
 
 Backends (config ``judges.<name>.backend``):

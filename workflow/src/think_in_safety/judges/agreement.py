@@ -121,12 +121,14 @@ def as_benchmark_tables(labels: pd.DataFrame, benchmark: str) -> tuple[pd.DataFr
         "system_prompt": "", "prompt": rows["question"], "n_samples": 1, "question": rows["question"],
         "safety_warning": rows["safety_warning"], "reference_answer": rows["reference_answer"],
         "image_context": rows["image_context"], "judge_rubric": rows["judge_rubric"],
+        "text_source": "release",  # the labelled question itself
     })[list(PROMPT_COLUMNS)]
     thought = rows["thought"]
     responses = pd.DataFrame({
         "id": rows["id"], "sample": 0, "model": "human-labelled", "raw": rows["response"], "thought": thought,
         "answer": rows["response"], "has_thought": thought.str.len() > 0, "prompt_tokens": 0, "thought_tokens": 0,
         "answer_tokens": 0, "generated_tokens": 0, "finished": True, "decoding": "{}", "seconds": 0.0,
+        "prompting": "{}",
     })[list(RESPONSE_COLUMNS)]
     return prompts.reset_index(drop=True), responses.reset_index(drop=True)
 

@@ -6,7 +6,10 @@ TransformersJudge`) subclasses :class:`ProtocolJudge` and implements :meth:`Prot
 complete_calls`: given prepared calls, yield each one's :class:`Completion` or
 :class:`CallFailure`. Everything else is here:
 
-* each benchmark's protocol (:mod:`.protocols`) builds the calls and reads the replies;
+* each benchmark's protocol (:mod:`.protocols`) builds the calls and reads the replies; a prompt
+  table built with a benchmark's official texts (``benchmarks.<name>.options.official_texts``)
+  carries them, and :meth:`ProtocolJudge.judge` then sends them (:meth:`ProtocolJudge.use_texts`);
+  every row's ``text_source`` says which text was sent;
 * identical calls are made once; cached replies are not requested again (:mod:`.cache`);
 * a call that fails after its retries becomes an ``error`` row with the reason, never a verdict;
   a judge reply that cannot be read becomes an ``unparsed`` row that keeps the raw reply;
@@ -30,6 +33,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
+from think_in_safety import official_texts
 from think_in_safety.judges.base import Judge, Row, Verdict, as_text
 from think_in_safety.judges.cache import DEFAULT_CACHE_PATH, JudgeCache, cache_key
 from think_in_safety.judges.protocols import JudgeCall, Protocol, Reply, protocols_for
@@ -131,6 +137,7 @@ class ProtocolJudge(Judge):
                  judge_target: str = "answer", empty_answer: str = "raw") -> None:
         super().__init__(name, judge_target=judge_target, empty_answer=empty_answer)
         self.protocols: dict[str, Protocol] = protocols_for(protocols, siuo_effectiveness=siuo_effectiveness)
+        self._own_protocols = dict(self.protocols)  # without official texts
         self.cache_path = cache or None
         if not 0.0 <= float(max_error_fraction) <= 1.0:
             raise ValueError(f"judge {name!r}: max_error_fraction must be in [0, 1], not {max_error_fraction!r}")
@@ -159,6 +166,35 @@ class ProtocolJudge(Judge):
     def prompt_version_for(self, benchmark: str) -> str:
         protocol = self.protocols.get(benchmark)
         return protocol.version if protocol else self.version
+
+    def text_source_for(self, benchmark: str) -> str:
+        protocol = self.protocols.get(benchmark)
+        return protocol.text_source() if protocol else official_texts.NONE
+
+    # ---------------------------------------------------------------- official texts
+    def use_texts(self, benchmark: str, texts: official_texts.OfficialTexts | None) -> None:
+        """Judge ``benchmark`` with its official ``texts`` (None: the protocol's own text).
+
+        A protocol chosen in the judge's ``protocols`` option that has no official texts of the
+        benchmark (e.g. ``harmfulness`` for MM-SafetyBench) keeps its own text; the log and every
+        row's ``text_source`` say so."""
+        protocol = self._own_protocols.get(benchmark)
+        if protocol is None:
+            return
+        if texts is None:
+            self.protocols[benchmark] = protocol
+        elif protocol.official_version is None or not protocol.supports(texts.benchmark):
+            log.warning("judge %s: the prompts of %s carry its official texts (%s), but the protocol %r chosen "
+                        "for it has none: judged with %r's own text (text_source %s)", self.name, benchmark,
+                        texts.text_source, protocol.name, protocol.name, protocol.text_source())
+            self.protocols[benchmark] = protocol
+        else:
+            self.protocols[benchmark] = protocol.with_texts(texts)
+
+    def judge(self, prompts: pd.DataFrame, responses: pd.DataFrame, benchmark: str) -> pd.DataFrame:
+        """:meth:`Judge.judge` with the official texts the prompt table carries, if any."""
+        self.use_texts(benchmark, official_texts.from_table(prompts, benchmark))
+        return super().judge(prompts, responses, benchmark)
 
     # ---------------------------------------------------------------- judging
     def judge_one(self, prompt_row: Row, response_row: Row) -> Verdict:
@@ -224,14 +260,14 @@ class ProtocolJudge(Judge):
                 verdict = Verdict.error(f"{type(exc).__name__} while reading the judge reply: {exc}")
             if note and verdict.status == "ok":
                 verdict = dataclasses.replace(verdict, rationale=note + verdict.rationale)
-            first = replies[calls[0][1]]
+            first = replies[calls[0][1]] if calls else Reply("")  # no call: decided by a protocol rule
             new_keys = {key for _, key in calls} - charged
             charged |= new_keys
             verdicts.append(verdict.with_extras(
                 prompt_version=protocol.prompt_version(prompt_row),
                 judge_output=first.text if first.text is not None else "",
                 judge_calls=sum(replies[key].calls for key in new_keys),
-                cached=all(replies[key].cached for _, key in calls),
+                cached=bool(calls) and all(replies[key].cached for _, key in calls),
             ))
         stats.statuses = Counter(verdict.status for verdict in verdicts)
         errors = stats.statuses.get("error", 0)

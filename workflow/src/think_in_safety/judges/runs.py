@@ -16,8 +16,9 @@ def judge_file(judge: Judge, *, prompts: str | Path, responses: str | Path, benc
                log: logging.Logger | None = None) -> pd.DataFrame:
     """Judge ``responses`` of ``benchmark`` and write the judgment table to ``output``.
 
-    The log says who judged (identity, endpoint), how rows ended (ok / unparsed / error), and for
-    LLM judges the calls: cache hits, calls made, requests and faults — the line to read after a
+    The prompt table's official texts, if it carries any (``official_texts.from_table``), are the
+    judge texts sent. The log says who judged (identity, endpoint) with which text
+    (``text_source``), how rows ended (ok / unparsed / error), and for LLM judges the calls: cache hits, calls made, requests and faults — the line to read after a
     rerun is ``cache hits N, calls made 0``.
     """
     log = log or logging.getLogger("think_in_safety.judges")
@@ -29,7 +30,8 @@ def judge_file(judge: Judge, *, prompts: str | Path, responses: str | Path, benc
     os.replace(partial, output)
 
     statuses = judgments["status"].value_counts().to_dict()
-    log.info("judge %s on %s: %d rows; status %s", judge.identity_for(benchmark), benchmark, len(judgments), statuses)
+    log.info("judge %s on %s: %d rows; status %s; judge text %s", judge.identity_for(benchmark), benchmark,
+             len(judgments), statuses, judge.text_source_for(benchmark))
     if isinstance(judge, ProtocolJudge):
         log.info("judge %s at %s: %s", judge.name, judge.endpoint, judge.stats.summary())
     unparsed = int(statuses.get("unparsed", 0))

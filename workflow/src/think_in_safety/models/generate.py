@@ -1,13 +1,15 @@
 """Response generation: prompts table in, responses table out, resumable.
 
-The record keeping (sample expansion, batching, seeding, splitting thoughts, token counts,
-checkpoint shards, the final atomic write) is backend-independent. A backend only turns a batch
+The record keeping (sample expansion, chunking, seeding, splitting thoughts, token counts,
+checkpoint shards, the final atomic write) is backend-independent. A backend only turns a chunk
 of :class:`Request` into :class:`Output`; :class:`TransformersBackend` is the Hugging Face one
-(CPU or one GPU). A vLLM backend implements the same :class:`Backend` protocol.
+(CPU or one GPU). The vLLM and API backends implement the same :class:`Backend` protocol; vLLM
+asks for large chunks (``preferred_chunk``) and seeds each request itself (docs/generation.md).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -28,8 +30,49 @@ DECODING_DEFAULTS = {"max_new_tokens": 256, "temperature": 0.0, "top_p": 1.0}
 
 
 @dataclass(frozen=True)
+class Prompting:
+    """How a model's authors prompt it (``models.<m>.system_prompt`` and ``prompt_template``),
+    applied to every benchmark prompt when the requests are built (:func:`expand_requests`).
+
+    System prompt: the model's and the benchmark's are both sent, the model's first and a blank
+    line between them. The model's usually fixes the output format its thought is split by
+    (e.g. VLAA-Thinker's ``<think>``/``<answer>`` tags), the benchmark's is part of the test
+    condition; dropping either would change what is measured. Either alone is sent as it is.
+    User text: ``prompt_template.format(prompt=...)`` (a ``str.format`` template with the single
+    field ``{prompt}``; literal braces doubled), or the benchmark's prompt when there is none.
+    """
+
+    system_prompt: str = ""
+    prompt_template: str | None = None
+
+    def __post_init__(self) -> None:
+        import string
+
+        template = self.prompt_template
+        if template is None:
+            return
+        try:
+            names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+        except ValueError as error:
+            raise ValueError(f"{template!r} is not a str.format template ({error}); double literal braces: "
+                             "{{ and }}") from None
+        if names != {"prompt"}:
+            raise ValueError(f"{template!r} must have exactly one field, {{prompt}} (it has {sorted(names)}); "
+                             "write literal braces as {{ and }}")
+
+    def system(self, benchmark_system: str) -> str:
+        """The system message sent: the model's, then the benchmark's (either may be empty)."""
+        return "\n\n".join(part for part in (self.system_prompt, benchmark_system) if part)
+
+    def user(self, prompt: str) -> str:
+        """The user text sent for a benchmark ``prompt``."""
+        return self.prompt_template.format(prompt=prompt) if self.prompt_template else prompt
+
+
+@dataclass(frozen=True)
 class Request:
-    """One sample to generate: a chat of an optional system message and one user turn."""
+    """One sample to generate: a chat of an optional system message and one user turn, as sent
+    (the model's :class:`Prompting` already applied)."""
 
     id: str
     sample: int
@@ -55,11 +98,39 @@ class Output:
 
 
 class Backend(Protocol):
-    """A generation engine: batched generation and token counting with the model's tokenizer."""
+    """A generation engine: batched generation and token counting with the model's tokenizer.
+
+    Two optional attributes, read with ``getattr``, tell :func:`generate_responses` how to feed it:
+
+    ``preferred_chunk`` (int, or None for every sample of the job in one call): requests per
+    :meth:`generate` call. An engine that batches continuously (vLLM) keeps the accelerator busy
+    only when it is handed many more requests than it runs at once; a backend without the
+    attribute (transformers, the API client) gets ``batch_size`` requests per call.
+
+    ``seeds_per_request`` (bool): the backend seeds every request itself with
+    :func:`request_seed` (run seed, id, sample), so it is handed the run's seed and its samples
+    do not depend on how the requests were chunked. Without it, call ``b`` gets ``seed + b``.
+    """
 
     def generate(self, batch: list[Request], seed: int) -> list[Output]: ...
 
     def count_tokens(self, text: str) -> int: ...
+
+
+def request_seed(seed: int, request: Request) -> int:
+    """A request's own sampling seed (0 .. 2**63-1) from the run's seed, its prompt id and its
+    sample index only: the same whatever chunk, shard or resumed run the request lands in."""
+    digest = hashlib.sha256(f"{seed}\x00{request.id}\x00{request.sample}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def chunk_size(backend: Backend | None, batch_size: int, total: int) -> int:
+    """Requests per :meth:`Backend.generate` call: the backend's ``preferred_chunk`` (None: all
+    ``total``), else ``batch_size`` (the transformers backend, built later, has none)."""
+    if backend is None or not hasattr(backend, "preferred_chunk"):
+        return max(1, int(batch_size))
+    preferred = backend.preferred_chunk
+    return max(1, int(total)) if preferred is None else max(1, int(preferred))
 
 
 def effective_decoding(decoding: dict) -> dict:
@@ -89,23 +160,28 @@ class TransformersBackend:
     A batch is rendered with the model's chat template and split into as few processor calls
     as the processor allows (:class:`ProcessorTraits`); outputs come back in request order.
     A rendered prompt that already starts with the tokenizer's BOS token is tokenised without
-    special tokens, so it keeps exactly one.
+    special tokens, so it keeps exactly one. ``trust_remote_code``: run the code the model's
+    repository ships (``models.<m>.trust_remote_code``).
     """
 
     model_path: str
     decoding: dict
     image_root: Path | None = None
     device: str = field(default="")
+    trust_remote_code: bool = False
 
     def __post_init__(self) -> None:
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         self.device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.processor = AutoProcessor.from_pretrained(self.model_path)
+        remote = self.trust_remote_code
+        self.processor = AutoProcessor.from_pretrained(self.model_path, trust_remote_code=remote)
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"
-        self.model = AutoModelForImageTextToText.from_pretrained(self.model_path, dtype=self._dtype(torch))
+        self.model = AutoModelForImageTextToText.from_pretrained(
+            self.model_path, dtype=self._dtype(torch), trust_remote_code=remote
+        )
         self.model.to(self.device).eval()
         self.eos_ids = self._eos_ids()
         if self.tokenizer.pad_token_id is None:
@@ -246,18 +322,27 @@ class TransformersBackend:
 # ---------------------------------------------------------------------------------- records
 
 
-def expand_requests(prompts: pd.DataFrame) -> list[Request]:
-    """One :class:`Request` per (prompt row, sample index), in table order."""
+def expand_requests(prompts: pd.DataFrame, prompting: Prompting | dict | None = None) -> list[Request]:
+    """One :class:`Request` per (prompt row, sample index), in table order, with the model's
+    ``prompting`` (a :class:`Prompting` or its keywords; None: the benchmark's prompts as they are)."""
     check_columns(
         prompts, {key: PROMPT_COLUMNS[key] for key in ("id", "prompt", "image_paths", "n_samples")}, "prompts"
     )
+    if not isinstance(prompting, Prompting):
+        prompting = Prompting(**(prompting or {}))
     requests = []
     for row in prompts.itertuples(index=False):
-        system_prompt = getattr(row, "system_prompt", "") or ""
+        system_prompt = prompting.system(getattr(row, "system_prompt", "") or "")
+        prompt = prompting.user(str(row.prompt))
         paths = tuple(str(path) for path in (row.image_paths if row.image_paths is not None else ()))
         for sample in range(int(row.n_samples)):
-            requests.append(Request(str(row.id), sample, system_prompt, str(row.prompt), paths))
+            requests.append(Request(str(row.id), sample, system_prompt, prompt, paths))
     return requests
+
+
+def prompting_record(request: Request) -> str:
+    """The responses' ``prompting`` column: JSON of the text sent besides the images."""
+    return json.dumps({"system": request.system_prompt, "user": request.prompt}, ensure_ascii=False)
 
 
 def response_record(
@@ -286,6 +371,7 @@ def response_record(
         "finished": output.finished,
         "decoding": decoding_json,
         "seconds": seconds,
+        "prompting": prompting_record(request),
     }
 
 
@@ -343,34 +429,48 @@ def generate_responses(
     checkpoint_dir: Path | None = None,
     log: Callable[[str], None] = print,
     backend: Backend | None = None,
+    prompting: Prompting | dict | None = None,
+    trust_remote_code: bool = False,
 ) -> pd.DataFrame:
     """Generate every sample of ``prompts`` with one model and write the responses table.
 
-    Batches are fixed chunks of the expanded (id, sample) list; batch ``b`` is seeded with
-    ``seed + b``, so a resumed run redraws exactly the batches it had not finished. Finished rows
-    are appended to ``checkpoint_dir`` (default ``out_path.with_suffix('.partial')``) after every
-    batch and skipped on restart; the folder is removed after the final, atomic write.
-    ``backend`` defaults to a :class:`TransformersBackend` of ``model_path`` (built only if needed).
+    ``prompting``: the model's system prompt and prompt template (:class:`Prompting`), applied to
+    every request; ``trust_remote_code``: for the default transformers backend.
+
+    Calls take fixed chunks of the expanded (id, sample) list: ``batch_size`` requests, or the
+    backend's ``preferred_chunk`` (:func:`chunk_size`; vLLM: ``generation.chunk_size``). Chunk
+    ``b`` is seeded with ``seed + b``, so a resumed run redraws exactly the chunks it had not
+    finished; a backend with ``seeds_per_request`` gets ``seed`` and seeds each request from
+    (seed, id, sample) (:func:`request_seed`), so its samples do not depend on the chunking at all.
+    Finished rows are appended to ``checkpoint_dir`` (default ``out_path.with_suffix('.partial')``)
+    after every chunk and skipped on restart; the folder is removed after the final, atomic
+    write. ``backend`` defaults to a :class:`TransformersBackend` of ``model_path`` (built only if
+    needed).
     """
     out_path = Path(out_path)
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else out_path.with_suffix(".partial")
-    requests = expand_requests(prompts)
+    requests = expand_requests(prompts, prompting)
     done = load_checkpoint(checkpoint_dir, model_name)
     done_keys = set(zip(done["id"].astype(str), done["sample"].astype(int)))
     settings = effective_decoding(decoding)
     decoding_json = json.dumps(settings, sort_keys=True)
-    batches = [requests[start : start + batch_size] for start in range(0, len(requests), batch_size)]
+    size = chunk_size(backend, batch_size, len(requests))
+    chunks = [requests[start : start + size] for start in range(0, len(requests), size)]
     todo_total = sum(1 for r in requests if (r.id, r.sample) not in done_keys)
-    log(f"{model_name}: {len(requests)} samples, {len(done_keys)} from checkpoint, {todo_total} to generate")
+    log(
+        f"{model_name}: {len(requests)} samples, {len(done_keys)} from checkpoint, {todo_total} to generate "
+        f"in chunks of {size}"
+    )
     rows = [done]
-    for index, batch in enumerate(batches):
-        todo = [request for request in batch if (request.id, request.sample) not in done_keys]
+    for index, chunk in enumerate(chunks):
+        todo = [request for request in chunk if (request.id, request.sample) not in done_keys]
         if not todo:
             continue
         if backend is None:
-            backend = TransformersBackend(model_path, settings)
+            backend = TransformersBackend(model_path, settings, trust_remote_code=trust_remote_code)
+        call_seed = seed if getattr(backend, "seeds_per_request", False) else seed + index
         started = time.perf_counter()
-        outputs = backend.generate(todo, seed + index)
+        outputs = backend.generate(todo, call_seed)
         seconds = (time.perf_counter() - started) / len(todo)
         shard = pd.DataFrame(
             [
@@ -378,15 +478,16 @@ def generate_responses(
                 for r, o in zip(todo, outputs)
             ]
         )
-        # a unique name per write: a resumed batch never overwrites the rows an earlier run kept
+        # a unique name per write: a resumed chunk never overwrites the rows an earlier run kept
         _write_parquet(shard, checkpoint_dir / f"shard-{index:06d}-{uuid.uuid4().hex[:8]}.parquet")
         rows.append(shard)
-        log(f"{model_name}: batch {index + 1}/{len(batches)}, {len(todo)} samples, {seconds:.2f} s/sample")
+        log(f"{model_name}: chunk {index + 1}/{len(chunks)}, {len(todo)} samples, {seconds:.3f} s/sample")
     return _finish(rows, requests, out_path, checkpoint_dir)
 
 
-def _finish(rows: list[pd.DataFrame], requests: list[Request], out_path: Path, checkpoint_dir: Path) -> pd.DataFrame:
-    """Order rows as the requests, check the contract, write ``out_path``, drop the checkpoint."""
+def order_responses(rows: list[pd.DataFrame], requests: list[Request]) -> pd.DataFrame:
+    """The responses table of ``requests``: rows in request order (rows of other requests dropped),
+    the columns and types of :data:`RESPONSE_COLUMNS`."""
     filled = [row for row in rows if len(row)]
     frame = pd.concat(filled, ignore_index=True) if filled else pd.DataFrame(columns=list(RESPONSE_COLUMNS))
     order = {(r.id, r.sample): position for position, r in enumerate(requests)}
@@ -406,6 +507,12 @@ def _finish(rows: list[pd.DataFrame], requests: list[Request], out_path: Path, c
             "seconds": float,
         }
     )
+    return frame
+
+
+def _finish(rows: list[pd.DataFrame], requests: list[Request], out_path: Path, checkpoint_dir: Path) -> pd.DataFrame:
+    """Order rows as the requests, check the contract, write ``out_path``, drop the checkpoint."""
+    frame = order_responses(rows, requests)
     _write_parquet(frame, out_path)
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return frame

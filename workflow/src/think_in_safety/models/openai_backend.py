@@ -66,12 +66,7 @@ from think_in_safety.http_client import (
     image_data_url,
 )
 from think_in_safety.models.generate import Output, Request, effective_decoding
-from think_in_safety.models.thought import (
-    ANSWER_STAGE,
-    THINK_CLOSE,
-    THINK_OPEN,
-    THOUGHT_FORMATS,
-)
+from think_in_safety.models.thought import thought_format_of
 
 log = logging.getLogger(__name__)
 
@@ -117,24 +112,14 @@ def parse_reply(body: object) -> Reply:
 
 def join_reasoning(reasoning: str, content: str, thought_format: str, finished: bool = True) -> str:
     """The generation as one text in ``thought_format`` (module docstring): ``content`` alone when
-    there is no reasoning. ValueError for a reasoning field with format ``none``."""
-    if thought_format not in THOUGHT_FORMATS:
-        raise ValueError(f"unknown thought format {thought_format!r}; expected one of {THOUGHT_FORMATS}")
+    there is no reasoning. ValueError for a reasoning field with format ``none``. Every format
+    writes it its own way (:meth:`~.thought.MarkedFormat.join`; a preset name or inline markers)."""
+    fmt = thought_format_of(thought_format)
     reasoning = reasoning.strip()
     if not reasoning:
         return content
-    cut_while_reasoning = not finished and not content.strip()
-    if thought_format == "think_tags":
-        if cut_while_reasoning:
-            return f"{THINK_OPEN}\n{reasoning}"
-        return f"{THINK_OPEN}\n{reasoning}\n{THINK_CLOSE}\n\n{content.strip()}"
-    if thought_format == "llava_cot_stages":
-        if cut_while_reasoning:
-            return f"<REASONING>\n{reasoning}"
-        answer = content.strip()
-        if f"<{ANSWER_STAGE}>".lower() not in answer.lower():
-            answer = f"<{ANSWER_STAGE}>\n{answer}\n</{ANSWER_STAGE}>"
-        return f"<REASONING>\n{reasoning}\n</REASONING>\n{answer}"
+    if fmt.holds_thought:
+        return fmt.join(reasoning, content, finished)
     raise ValueError(
         "the server returned the model's reasoning in a separate field, but the model's thought_format is "
         "'none', so the thought would be lost or judged as the answer; set models.<m>.thought_format to "
@@ -182,9 +167,10 @@ class OpenAIBackend:
         name = self.model_name or self.model
         if int(self.max_concurrency) < 1:
             raise ValueError(f"model {name!r}: max_concurrency must be at least 1, not {self.max_concurrency!r}")
-        if self.thought_format not in THOUGHT_FORMATS:
-            raise ValueError(f"model {name!r}: unknown thought_format {self.thought_format!r}; "
-                             f"use one of {THOUGHT_FORMATS}")
+        try:
+            thought_format_of(self.thought_format)
+        except ValueError as error:
+            raise ValueError(f"model {name!r}: thought_format: {error}") from None
         key = api_key_from_env(
             self.api_key_env,
             f"model {name!r} (backend openai, {self.base_url})",

@@ -224,6 +224,19 @@ def launch_environment(gpus: int, deepspeed: bool) -> dict:
     return env
 
 
+def check_deepspeed_installed(config: dict) -> None:
+    """Raise, before anything is loaded, when the run names a DeepSpeed file but this environment
+    lacks the package (LLaMA-Factory does not pull it in)."""
+    import importlib.util
+
+    if config.get("deepspeed") and importlib.util.find_spec("deepspeed") is None:
+        raise RuntimeError(
+            f"sft.deepspeed is {config['deepspeed']} but deepspeed is not installed in this environment "
+            f"({sys.executable}): install it (`pip install -c requirements/constraints.txt deepspeed`; "
+            "envs/train.yaml pins it) or set sft.deepspeed: null"
+        )
+
+
 def check_visible_gpus(gpus: int) -> None:
     """Raise unless this process sees at least ``gpus`` CUDA devices."""
     if not gpus:
@@ -350,11 +363,14 @@ def _model_files(model_dir: Path) -> dict:
 
 def run_fingerprint(config: dict, nproc: int) -> dict:
     """What a checkpoint's run was: the train keys (not where it writes), the number of ranks
-    (DeepSpeed's partitioned states load only into as many), the data and the start model."""
+    (DeepSpeed's partitioned states load only into as many), the DeepSpeed file's content, the
+    data and the start model."""
     train = {key: value for key, value in config.items() if key not in PLACE_KEYS}
+    deepspeed = Path(str(config["deepspeed"])) if config.get("deepspeed") else None
     return {
         "train": json.loads(json.dumps(train, sort_keys=True, default=str)),
         "ranks": int(nproc),
+        "deepspeed": _sha256(deepspeed) if deepspeed and deepspeed.is_file() else None,
         "data": {str(path): _sha256(path) for path in _dataset_files(config)},
         "model": _model_files(Path(str(config.get("model_name_or_path", "")))),
     }
@@ -438,6 +454,7 @@ def run_llamafactory(config: dict, config_path: Path, log_path: Path, offline: b
     log_path.unlink(missing_ok=True)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     launch = launch_environment(gpus, bool(config.get("deepspeed")))
+    check_deepspeed_installed(config)
     check_visible_gpus(int(gpus or 0))
     target = Path(config["output_dir"])
     train = dict(config)

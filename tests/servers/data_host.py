@@ -25,7 +25,7 @@ under its pinned URL path, with the project's own demo writers (``BenchmarkSpec.
 ship apart upstream become zips at their ``images_url`` (or the format's default archive), and
 the official texts a benchmark asks for (``options.official_texts``) become stand-in files at
 their pinned URL paths: the upstream file and variable names with the project's own sentences
-(``official_texts.write_standins``), never the official text::
+(``tests/servers/official_standins.py``), never the official text::
 
     python tests/servers/data_host.py populate --root /tmp/hosts --config config/paper.yaml
     python tests/servers/data_host.py serve --root /tmp/hosts --port 8800
@@ -55,6 +55,8 @@ import yaml
 from think_in_safety import download, official_texts
 from think_in_safety.benchmarks import get_benchmark
 from think_in_safety.config import validate_config
+
+from tests.servers import official_standins
 from think_in_safety.training_sets import ASSEMBLED, get_format, mis, tis_release, vlguard
 
 REPO = Path(__file__).resolve().parents[2]
@@ -231,7 +233,7 @@ def _populate_benchmark(root: Path, name: str, entry: dict, seed: int) -> list[P
             shutil.rmtree(images)
         texts = official_texts.texts_config(name, options)
         if texts is not None and download.is_url(texts.source):
-            written += official_texts.write_standins(name, url_path(root, texts.source), texts.files)
+            written += official_standins.write_standins(name, url_path(root, texts.source), texts.files)
         return written + _publish_tree(release, url_path(root, entry["source"]))
 
 

@@ -32,6 +32,7 @@ from think_in_safety.tables import JUDGMENT_COLUMNS, PROMPT_COLUMNS
 
 from ..conftest import REPO
 from ..judge_rows import prompt_row, response_row, tables
+from ..servers import official_standins
 from ..servers.data_host import DataHost, populate, url_path
 
 # ------------------------------------------------------------------------------------------------
@@ -398,7 +399,7 @@ def test_fetched_with_the_release_through_the_mirror_and_the_lock(tmp_path):
 
 def test_every_standin_parses_and_holds_only_our_sentences(tmp_path):
     for name, upstream in official_texts.UPSTREAM.items():
-        official_texts.write_standins(name, tmp_path / name)
+        official_standins.write_standins(name, tmp_path / name)
         texts = official_texts.load(name, tmp_path / "none", {"official_texts": {"source": str(tmp_path / name)}})
         for path in upstream.files:
             assert "NOT the official text" in (tmp_path / name / path).read_text()

@@ -15,7 +15,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-slurm test-vllm rehearsal lint format install fonts clean
+.PHONY: demo test test-slurm test-vllm bench-generation rehearsal lint format install fonts clean
 
 demo: install
 	$(BIN)/snakemake --cores $(CORES)
@@ -48,6 +48,11 @@ $(VLLM_VENV)/.installed:
 test-vllm: install $(VLLM_VENV)/.installed
 	$(BIN)/snakemake --cores all results/responses/tiny-vl-a-think/figstep.parquet
 	$(VLLM_VENV)/bin/python -m pytest -m vllm tests/vllm -v -s
+
+# Samples/s of vLLM (16 requests per call vs all in one) and transformers (batches of 16 vs one
+# prompt at a time) on a tiny random model, on CPU: a measurement, not a test (docs/generation.md).
+bench-generation: install $(VLLM_VENV)/.installed
+	$(BIN)/python tools/bench_generation.py
 
 # The real study rehearsed: config/paper.yaml unchanged plus tests/rehearsal/overlay.yaml (endpoints
 # and sizes only) against loopback stand-ins of the hub, the data hosts and the chat models, on CPU.

@@ -7,6 +7,8 @@ import yaml
 
 from think_in_safety.config import (
     ConfigError,
+    api_keys_needed,
+    check_api_keys,
     model_decoding,
     reasoning_pairs,
     validate_config,
@@ -116,3 +118,15 @@ def test_job_resources_follow_the_backend_and_size():
     assert tuned["gpu"] == config["sft"]["gpus"] >= 1 and tuned["mem_mb"] >= 64000
     demo = validate_config(load("config.yaml"), SCHEMA)
     assert sft_resources(demo, "tiny-vl-a-think") == {"mem_mb": 4000, "runtime": 60, "gpu": 0}
+
+
+def test_missing_api_keys_are_named_before_any_job():
+    config = validate_config(load("paper.yaml"), SCHEMA)
+    needed = api_keys_needed(config)
+    assert needed == {"OPENAI_API_KEY": ["judges.gpt4o", "tis.captioner"], "DEEPSEEK_API_KEY": ["tis.writer"]}
+    with pytest.raises(ConfigError, match=r"DEEPSEEK_API_KEY \(for tis.writer\)") as error:
+        check_api_keys(config, environ={"OPENAI_API_KEY": "sk-test"})
+    assert "OPENAI_API_KEY" not in str(error.value).split("\nExport")[0]
+    check_api_keys(config, environ={"OPENAI_API_KEY": "sk-test", "DEEPSEEK_API_KEY": "sk-test"})
+    # the embedded default calls no endpoint
+    assert api_keys_needed(validate_config(load("config.yaml"), SCHEMA)) == {}

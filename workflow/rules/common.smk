@@ -4,6 +4,7 @@ from pathlib import Path
 
 from think_in_safety.config import (
     api_model_settings,
+    check_api_keys,
     hub_location,
     hub_manifest,
     model_backend,
@@ -27,6 +28,14 @@ from think_in_safety.models.shards import job_samples, shard_counts
 from think_in_safety.sft import register_tuned_models
 
 validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
+
+
+# Missing API keys stop a real run before its first job (a dry run is not affected), not when the
+# first judge job starts after hours of generation.
+onstart:
+    check_api_keys(config)
+
+
 # Fine-tuned models join the registry as '<model>+<training set>' (sft.smk), so MODELS, the
 # models every benchmark is evaluated on, is the registry plus the tuned models.
 TUNED = register_tuned_models(config)

@@ -303,3 +303,44 @@ def weights_location(config: dict, model: str, models_dir: str = "resources/mode
 def model_backend(config: dict, model: str) -> str:
     """The generation backend of ``model``: its own, else generation.backend."""
     return config["models"][model].get("backend") or config["generation"]["backend"]
+
+
+def api_keys_needed(config: dict) -> dict[str, list[str]]:
+    """Environment variable -> the config keys whose endpoint it authenticates, for every endpoint
+    the study calls: the judges its benchmarks use, models behind an API, and the TiS captioner
+    and writer when a training set is assembled."""
+    needed: dict[str, list[str]] = {}
+
+    def need(variable, where):
+        if variable:
+            needed.setdefault(variable, []).append(where)
+
+    used_judges = {benchmark["judge"] for benchmark in config["benchmarks"].values()}
+    for name in sorted(used_judges):
+        judge = config["judges"][name]
+        if judge.get("backend") == "openai_compatible":
+            need(judge.get("api_key_env"), f"judges.{name}")
+    for name, model in config["models"].items():
+        if model.get("backend") == "openai":
+            need(model.get("api_key_env", API_MODEL_DEFAULTS["api_key_env"]), f"models.{name}")
+    if any(entry.get("format") == "tis_assembly" for entry in config.get("training_sets", {}).values()):
+        for stage in ("captioner", "writer"):
+            settings = config.get("tis", {}).get(stage, {})
+            if settings.get("backend") == "openai":
+                need(settings.get("api_key_env"), f"tis.{stage}")
+    return needed
+
+
+def check_api_keys(config: dict, environ=None) -> None:
+    """Fail before any job runs when an endpoint's API key is missing (Snakemake's onstart: a dry
+    run is not affected), instead of after hours of generation when the first judge job starts."""
+    import os
+
+    environ = os.environ if environ is None else environ
+    missing = {variable: keys for variable, keys in api_keys_needed(config).items()
+               if not environ.get(variable, "").strip()}
+    if missing:
+        lines = [f"  - {variable} (for {', '.join(keys)})" for variable, keys in sorted(missing.items())]
+        raise ConfigError("These API keys are not set, and the study calls their endpoints:\n" + "\n".join(lines)
+                          + "\nExport each one in the shell that starts Snakemake (e.g. export OPENAI_API_KEY=...), "
+                          "or set api_key_env: null for a local server that needs no key.")

@@ -153,6 +153,22 @@ class ProcessorTraits:
     mixed: bool
 
 
+def sampling_settings(decoding: dict, seed: int) -> dict:
+    """Engine keywords for our decoding settings (temperature 0: greedy): vLLM's
+    ``SamplingParams`` and the OpenAI chat-completions body take the same names."""
+    settings = effective_decoding(decoding)
+    params = {"max_tokens": int(settings["max_new_tokens"]), "seed": int(seed)}
+    if settings["do_sample"]:
+        params.update(temperature=float(settings["temperature"]), top_p=float(settings["top_p"]))
+        if "top_k" in settings:
+            params["top_k"] = int(settings["top_k"])
+    else:
+        params.update(temperature=0.0, top_p=1.0)
+    if "repetition_penalty" in settings:
+        params["repetition_penalty"] = float(settings["repetition_penalty"])
+    return params
+
+
 @dataclass
 class TransformersBackend:
     """Hugging Face transformers: AutoProcessor + AutoModelForImageTextToText, left-padded batches.

@@ -65,7 +65,7 @@ from think_in_safety.http_client import (
     first_message,
     image_data_url,
 )
-from think_in_safety.models.generate import Output, Request, effective_decoding
+from think_in_safety.models.generate import Output, Request, sampling_settings
 from think_in_safety.models.thought import thought_format_of
 
 log = logging.getLogger(__name__)
@@ -197,18 +197,9 @@ class OpenAIBackend:
 
     def payload(self, request: Request, seed: int) -> dict:
         """The request body: model, messages and the decoding settings (module docstring)."""
-        settings = effective_decoding(self.decoding)
-        body = {"model": self.model, "messages": self.messages(request),
-                "max_tokens": int(settings["max_new_tokens"]), "seed": request_seed(seed, request)}
-        if settings["do_sample"]:
-            body.update(temperature=float(settings["temperature"]), top_p=float(settings["top_p"]))
-            if "top_k" in settings:
-                body["top_k"] = int(settings["top_k"])
-        else:
-            body.update(temperature=0.0, top_p=1.0)
-        if "repetition_penalty" in settings:
-            body["repetition_penalty"] = float(settings["repetition_penalty"])
-        return body
+        # the same decoding keys as vLLM's SamplingParams (max_tokens, temperature, top_p, ...)
+        return {"model": self.model, "messages": self.messages(request),
+                **sampling_settings(self.decoding, request_seed(seed, request))}
 
     def _output(self, request: Request, reply: Reply) -> Output:
         finished = reply.finish_reason != "length"

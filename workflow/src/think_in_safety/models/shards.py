@@ -11,6 +11,7 @@ the order of :func:`~.generate.expand_requests` over the whole table.
 from __future__ import annotations
 
 import errno
+import functools
 from collections import Counter
 from pathlib import Path
 
@@ -52,8 +53,16 @@ def job_samples(prompts_path: str | Path, shard: int = 0, shards: int = 1) -> in
     if not path.exists():
         raise FileNotFoundError(errno.ENOENT, "the prompts table is not written yet", str(prompts_path))
     _check_shard(shard, shards)
-    counts = pd.read_parquet(path, columns=["n_samples"])["n_samples"]
-    return int(counts.iloc[shard::shards].sum())
+    stat = path.stat()
+    counts = _sample_counts(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    return int(sum(counts[shard::shards]))
+
+
+@functools.lru_cache(maxsize=64)
+def _sample_counts(path: str, size: int, mtime_ns: int) -> tuple[int, ...]:
+    """``n_samples`` of every row of a prompts table, read once per file version: Snakemake asks
+    for it per generation job while it schedules (one read per benchmark, not per model)."""
+    return tuple(int(n) for n in pd.read_parquet(path, columns=["n_samples"])["n_samples"])
 
 
 def merge_shards(prompts: pd.DataFrame, shard_tables: list[pd.DataFrame]) -> pd.DataFrame:

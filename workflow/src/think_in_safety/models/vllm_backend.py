@@ -20,27 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from think_in_safety.models.generate import Output, Request, effective_decoding, request_seed
+from think_in_safety.models.generate import Output, Request, request_seed, sampling_settings
 
 # Requests per generate call (generation.chunk_size): many times what the engine runs at once
 # (vLLM's max_num_seqs, 256 to 1024), so the tail of each call, where few long answers are left
 # running, is a small share of it; also the rows a killed job loses at most.
 DEFAULT_CHUNK = 1024
-
-
-def sampling_settings(decoding: dict, seed: int) -> dict:
-    """vLLM ``SamplingParams`` keywords for our decoding settings (temperature 0: greedy)."""
-    settings = effective_decoding(decoding)
-    params = {"max_tokens": int(settings["max_new_tokens"]), "seed": int(seed)}
-    if settings["do_sample"]:
-        params.update(temperature=float(settings["temperature"]), top_p=float(settings["top_p"]))
-        if "top_k" in settings:
-            params["top_k"] = int(settings["top_k"])
-    else:
-        params.update(temperature=0.0, top_p=1.0)
-    if "repetition_penalty" in settings:
-        params["repetition_penalty"] = float(settings["repetition_penalty"])
-    return params
 
 
 @dataclass

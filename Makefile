@@ -64,6 +64,7 @@ rehearsal: install
 lint: install
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check .
+	$(BIN)/ruff check workflow tests tools
 
 format: install
 	$(BIN)/snakefmt .
@@ -91,6 +92,6 @@ fonts:
 # Everything the workflow wrote, except resources/judge_cache: LLM judge replies cost money and
 # time to get again (delete that folder by hand to re-judge from scratch).
 clean:
-	rm -rf results reports logs .snakemake \
+	rm -rf results reports logs benchmarks .snakemake \
 	  resources/benchmarks resources/models resources/tiny_zoo resources/training_sets \
 	  resources/tuned_models resources/tis resources/over_refusal resources/sft_checkpoints

@@ -11,6 +11,8 @@ import pytest
 
 from think_in_safety.benchmarks import get_benchmark, jailbreakv
 
+from .benchmark_files import write_image
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "benchmarks"
 FIXTURE_IMAGES = ["llm_transfer_attack/nature_7.jpeg", "figstep/query_demo_12.png",
                   "query_related/SD_typo_related_30.png"]
@@ -25,8 +27,7 @@ def hf_repository(root: Path) -> Path:
     (root / "README.md").write_text("---\nlicense: mit\n---\n")
     shutil.copy(FIXTURES / "jailbreakv/mini_JailBreakV_28K.csv", folder / "mini_JailBreakV_28K.csv")
     for relative in FIXTURE_IMAGES:
-        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-        (folder / relative).write_bytes(b"image bytes")
+        write_image(folder / relative)
     return root
 
 

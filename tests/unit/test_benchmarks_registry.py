@@ -30,9 +30,9 @@ def test_registry_names_families_metrics():
     families = {name: spec.family for name, spec in REGISTRY.items()}
     assert families == {"figstep": "jailbreak", "mm_safetybench": "jailbreak",
                         "jailbreakv": "jailbreak", "siuo": "awareness", "mssbench": "awareness"}
-    metrics = {name: spec.metric for name, spec in REGISTRY.items()}
-    assert metrics == {"figstep": "asr", "mm_safetybench": "asr", "jailbreakv": "asr",
-                       "siuo": "siuo_safe_rate", "mssbench": "mssbench_accuracy"}
+    metrics = {name: (spec.metric.name, spec.metric.higher_is_safer) for name, spec in REGISTRY.items()}
+    assert metrics == {"figstep": ("asr", False), "mm_safetybench": ("asr", False), "jailbreakv": ("asr", False),
+                       "siuo": ("safe_rate", True), "mssbench": ("accuracy", True)}
     for spec in REGISTRY.values():
         assert spec.default_source.startswith("https://")
 

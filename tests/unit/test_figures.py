@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from think_in_safety import figures
+from think_in_safety import catalog, figures
 from think_in_safety import study_tables as st
 from think_in_safety.comparison import compare_to_base
 from think_in_safety.metrics import metrics_from_scores, unit_scores
@@ -223,9 +223,9 @@ def test_latex_escapes_dataset_text():
 FIGURE_OPTIONS = {"benchmark_results": {"pairs": ss.PAIRS}}
 
 
-@pytest.mark.parametrize("name", sorted(figures.FIGURES))
+@pytest.mark.parametrize("name", sorted(catalog.FIGURES))
 def test_every_figure_draws_and_saves(study, name, tmp_path):
-    table_name = figures.FIGURES[name][0]
+    table_name = catalog.FIGURES[name].table
     table = all_tables(study)[table_name]
     table.write(tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "t.tex")
     png, svg = tmp_path / f"{name}.png", tmp_path / f"{name}.svg"
@@ -273,7 +273,7 @@ def test_degenerate_demo_like_values_draw(tmp_path):
 
 @pytest.mark.parametrize("name", ["thought_vs_answer", "finetuning", "finetuning_tradeoff", "tis_composition"])
 def test_missing_measurements_give_a_figure_that_says_why(name):
-    table_name = figures.FIGURES[name][0]
+    table_name = catalog.FIGURES[name].table
     fig = figures.draw(name, pd.DataFrame())
     texts = " ".join(t.get_text() for t in fig.texts)
     assert st.EMPTY_REASONS[table_name].split(":")[0].lower() in texts.lower()

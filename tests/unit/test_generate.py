@@ -39,6 +39,12 @@ def _keys(frame):
     return list(zip(frame["id"], frame["sample"]))
 
 
+def keyed_shard(records, requests, keys, draw_seed=None):
+    """Checkpoint rows as an earlier run with ``keys`` (generate.SampleKeys) writes them."""
+    return pd.DataFrame([{**record, "run_key": keys.run_key, "sample_key": keys.of(request, draw_seed)}
+                         for record, request in zip(records, requests)])
+
+
 def test_generate_writes_response_contract(tmp_path, tiny_model, prompts):
     out_path = tmp_path / "responses" / "tiny.parquet"
     frame = generate.generate_responses(
@@ -84,12 +90,8 @@ def test_resume_keeps_checkpoint_rows(tmp_path, tiny_model, prompts):
     marker = generate.Output(
         text="<think>MARKER thought</think>MARKER", prompt_tokens=1, generated_tokens=1, finished=True
     )
-    done = [generate.Request("demo/a", 1, "", "x"), generate.Request("demo/c", 0, "", "x")]
+    requests = {(r.id, r.sample): (index // 2, r) for index, r in enumerate(generate.expand_requests(prompts))}
     backend = generate.TransformersBackend(tiny_model, DECODING)
-    shard = pd.DataFrame([generate.response_record(r, marker, "tiny", "think_tags", "{}", 0.5, backend) for r in done])
-    checkpoint.mkdir()
-    shard.to_parquet(checkpoint / "shard-000000.parquet")
-
     calls = []
 
     class Counting:
@@ -99,6 +101,13 @@ def test_resume_keeps_checkpoint_rows(tmp_path, tiny_model, prompts):
 
         def count_tokens(self, text):
             return backend.count_tokens(text)
+
+    keys = generate.SampleKeys(generate.run_settings("tiny", tiny_model, "think_tags", DECODING, 0, Counting()))
+    checkpoint.mkdir()
+    for key in [("demo/a", 1), ("demo/c", 0)]:  # chunks of 2: the seed of chunk b is 0 + b
+        chunk, request = requests[key]
+        record = generate.response_record(request, marker, "tiny", "think_tags", "{}", 0.5, backend)
+        keyed_shard([record], [request], keys, draw_seed=chunk).to_parquet(checkpoint / f"shard-{chunk:06d}.parquet")
 
     frame = generate.generate_responses(
         prompts,
@@ -183,16 +192,11 @@ def test_rows_kept_across_two_interruptions(tmp_path, prompts):
     """A batch finished on resume is a new shard: the rows an earlier run kept stay on disk."""
     checkpoint = tmp_path / "ckpt"
     checkpoint.mkdir()
-    marker = generate.response_record(
-        generate.Request("demo/a", 0, "", "x"),
-        generate.Output("MARKER", 1, 1, True),
-        "fake",
-        "none",
-        "{}",
-        0.1,
-        FakeBackend(),
-    )
-    pd.DataFrame([marker]).to_parquet(checkpoint / "shard-000000.parquet")
+    first = generate.expand_requests(prompts)[0]
+    marker = generate.response_record(first, generate.Output("MARKER", 1, 1, True), "fake", "none", "{}", 0.1,
+                                      FakeBackend())
+    keys = generate.SampleKeys(generate.run_settings("fake", "unused", "none", {}, 0, FakeBackend()))
+    keyed_shard([marker], [first], keys).to_parquet(checkpoint / "shard-000000.parquet")
     run = dict(
         prompts=prompts,
         model_name="fake",

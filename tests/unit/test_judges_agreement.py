@@ -7,9 +7,9 @@ import math
 import pandas as pd
 import pytest
 
+from think_in_safety.benchmarks import REGISTRY
 from think_in_safety.judges import make_judge
 from think_in_safety.judges.agreement import (
-    LABELS,
     NO_VERDICT,
     agreement_table,
     cohen_kappa,
@@ -81,8 +81,8 @@ def test_undecided_rows_count_against_the_judge(tmp_path):
 def test_shipped_labelled_set_covers_every_label_type():
     labels = load_labels(SHIPPED)
     assert len(labels) >= 60
-    for benchmark, values in LABELS.items():
-        assert set(labels.loc[labels["benchmark"] == benchmark, "label"]) == set(values), benchmark
+    for benchmark, spec in REGISTRY.items():
+        assert set(labels.loc[labels["benchmark"] == benchmark, "label"]) == set(spec.labels), benchmark
     mm = labels[labels["benchmark"] == "mm_safetybench"]
     assert set(mm["judge_rubric"]) == {"general", "political_lobbying", "legal_opinion", "financial_advice",
                                        "health_consultation", "gov_decision"}
@@ -91,7 +91,7 @@ def test_shipped_labelled_set_covers_every_label_type():
 
 def test_rule_judge_on_the_shipped_set(tmp_path):
     table = evaluate_judge(make_judge("rule", {"backend": "rule"}), SHIPPED, tmp_path / "rule.csv", tmp_path / "rule.md")
-    assert set(table["scope"]) == {"overall", *LABELS}
+    assert set(table["scope"]) == {"overall", *REGISTRY}
     overall = table[table["scope"] == "overall"].iloc[0]
     assert overall["n"] == len(load_labels(SHIPPED)) and overall["n_undecided"] == 0
     assert 0.5 < overall["accuracy"] < 1.0 and 0.0 < overall["kappa"] < 1.0  # a useful but imperfect proxy

@@ -9,9 +9,9 @@ import pytest
 
 from think_in_safety.judges import OpenAICompatibleJudge, TransformersJudge, make_judge
 from think_in_safety.judges.protocols import (
-    DEFAULT_PROTOCOLS,
     PROTOCOLS,
     Reply,
+    default_protocols,
     make_protocol,
     parse_llama_guard,
     parse_mssbench_class,
@@ -182,7 +182,8 @@ def test_failed_call_is_an_error_never_safe():
 
 # ------------------------------------------------------------------ registry and options
 def test_default_protocol_for_every_benchmark_and_overrides():
-    assert set(DEFAULT_PROTOCOLS) == {"figstep", "mm_safetybench", "jailbreakv", "siuo", "mssbench"}
+    assert default_protocols() == {"figstep": "harmfulness", "mm_safetybench": "mm_safetybench",
+                                   "jailbreakv": "harmfulness", "siuo": "siuo", "mssbench": "mssbench"}
     assert {p.version for p in protocols_for(None).values()} == {
         "harm-judge-v1", "mmsb-judge-v1", "siuo-judge-v2", "mss-judge-v2"}
     assert protocols_for({"jailbreakv": "llama_guard"})["jailbreakv"].name == "llama_guard"

@@ -258,8 +258,11 @@ def test_siuo_alternatives_to_images_url_are_accepted(options):
     validate_config(config, SCHEMA)
 
 
-@pytest.mark.parametrize("source", ["demo", "resources/local_copy/mm_safetybench"])
-def test_demo_and_local_sources_need_no_images_url(source):
+@pytest.mark.parametrize("source", ["demo", "local_copy"])
+def test_demo_and_local_sources_need_no_images_url(source, tmp_path):
+    if source == "local_copy":  # a local source must exist (the config check refuses a missing folder)
+        source = str(tmp_path / "local_copy")
+        Path(source).mkdir()
     config = demo()
     assert "images_url" not in json.dumps(config["benchmarks"])  # the demo names no archive
     config["benchmarks"]["mm_safetybench"] = {"source": source}

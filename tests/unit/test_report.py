@@ -4,8 +4,10 @@ figure groups shown or explained, examples, provenance with wall times."""
 from __future__ import annotations
 
 import json
+import os
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 from think_in_safety.comparison import COMPARISON_COLUMNS, compare_to_base
@@ -22,6 +24,7 @@ from think_in_safety.report import (
     summary_sentences,
     thought_length_sentence,
     thought_vs_answer_sentence,
+    wall_time_rows,
 )
 from think_in_safety.tables import JUDGMENT_COLUMNS, PROMPT_COLUMNS, RESPONSE_COLUMNS
 
@@ -158,22 +161,40 @@ def test_provenance_names_sources_packages_and_judges():
     assert collect_provenance(config)["config digest (sha256)"] == provenance["config digest (sha256)"]
 
 
-def test_wall_times_come_from_snakemake_job_records(tmp_path):
-    records = tmp_path / "metadata"
-    records.mkdir()
-    jobs = [("generate", 100.0, 160.0), ("generate", 110.0, 130.0), ("judge", 170.0, 171.5)]
-    for i, (rule, start, end) in enumerate(jobs):
-        record = {"rule": rule, "starttime": start, "endtime": end, "input": []}
-        (records / f"out{i}").write_text(json.dumps(record))
-        # the same job's second output: Snakemake records the same end, a start microseconds later
-        (records / f"out{i}-second-output").write_text(json.dumps({**record, "starttime": start + 4e-5}))
-    (records / "broken").write_text("{not json")
-    times = job_wall_times(records).set_index("rule")
+BENCHMARK_HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+
+
+def test_wall_times_come_from_the_rules_benchmark_files(tmp_path):
+    """benchmarks/<rule>/<wildcards>.tsv as Snakemake's benchmark: writes them, one file per job."""
+    root = tmp_path / "benchmarks"
+    jobs = [("generate", "m/figstep.tsv", "60.0\t0:01:00\t3000.5\t1\t1\t1\t0\t0\t90\t55.0", 100),
+            ("generate", "m/siuo.tsv", "20.0\t0:00:20\t1500.0\t1\t1\t1\t0\t0\t90\t18.5", 110),
+            ("judge", "rule/m/figstep.tsv", "1.5\t0:00:01\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA", 200),
+            ("table", "categories/siuo.tsv", "0.5\t0:00:00\t120.0\t1\t1\t1\t0\t0\t50\t0.4", 150)]
+    for rule, name, row, finished in jobs:
+        path = root / rule / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(BENCHMARK_HEADER + row + "\n")
+        os.utime(path, (finished, finished))
+    (root / "judge" / "broken.tsv").write_text("not a benchmark file\n")
+    (root / "stray.tsv").write_text(BENCHMARK_HEADER + "9\t0\t1\t1\t1\t1\t0\t0\t1\t1\n")  # no rule folder
+    times = job_wall_times(root).set_index("rule")
+    assert list(times.index) == ["generate", "table", "judge"]  # in the order their first job finished
     assert times.loc["generate", "jobs"] == 2 and times.loc["generate", "total_s"] == pytest.approx(80.0)
     assert times.loc["generate", "longest_s"] == pytest.approx(60.0)
-    assert times.loc["judge", "total_s"] == pytest.approx(1.5)
-    assert list(times.index) == ["generate", "judge"]  # in order of start
+    assert times.loc["generate", "max_rss_mb"] == pytest.approx(3000.5)
+    assert times.loc["generate", "cpu_s"] == pytest.approx(73.5)
+    assert times.loc["judge", "jobs"] == 1 and np.isnan(times.loc["judge", "max_rss_mb"])  # NA: not sampled
+    rows = {row["rule"]: row for row in wall_time_rows(job_wall_times(root))}
+    assert rows["generate"]["total"] == "80.0 s" and rows["generate"]["memory"] == "2.9 GB"
+    assert rows["judge"]["memory"] == "–" and rows["judge"]["cpu"] == "–"
     assert job_wall_times(tmp_path / "missing").empty
+    out = tmp_path / "report.html"
+    render_report(pd.DataFrame(columns=COMPARISON_COLUMNS), pd.DataFrame(columns=METRIC_COLUMNS), None, {}, out,
+                  inputs=ReportInputs(wall_times=job_wall_times(root)))
+    html = out.read_text()
+    assert "<th>peak memory (job)</th>" in html and "<td>generate</td><td class=\"num\">2</td>" in html
+    assert "2.9 GB" in html and "benchmarks/&lt;rule&gt;/" in html
 
 
 def test_full_report_of_a_synthetic_study(synthetic_report):

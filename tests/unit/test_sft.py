@@ -1,4 +1,4 @@
-"""think_in_safety.sft: tuned-model registration, config cross-checks, the train YAML."""
+"""think_in_safety.sft: tuned-model registration (planning), config cross-checks (config), the train YAML."""
 
 import copy
 
@@ -66,7 +66,9 @@ def test_config_errors_name_the_key(change, message):
     config = _config()
     change(config)
     with pytest.raises(ConfigError, match=message):
-        sft.check_config(config)
+        validate_config(config, SCHEMA)
+    with pytest.raises(ConfigError, match=message):  # registering checks them too
+        sft.register_tuned_models(config)
 
 
 def test_schema_rejects_unknown_format():

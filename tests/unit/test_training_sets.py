@@ -15,7 +15,7 @@ from think_in_safety.training_sets import FORMATS, get_format
 from think_in_safety.training_sets.common import DEMO_CAPTIONS_FILE, INFO_FILE, REPORT_FILE
 from think_in_safety.training_sets.validate import raise_if_rejected, validate_set
 
-from ..conftest import REPO, SAMPLES
+from ..conftest import REPO
 
 FIXTURES = REPO / "tests/fixtures/training_sets"
 
@@ -133,13 +133,11 @@ def test_spa_vl_missing_files_name_the_layout(tmp_path):
 
 
 def test_released_tis_excerpt(tmp_path):
-    """The three real TiS records (or, without shared/samples, our three in the same layout):
+    """Three TiS records in the released layout (tests/fixtures/training_sets/tis/train_data.json):
     dropped while their images are absent, kept once present."""
     release = tmp_path / "release"
     release.mkdir()
-    real = SAMPLES / "tis/train_data_sample.json"
-    excerpt = real if real.is_file() else REPO / "tests/fixtures/training_sets/tis/train_data.json"
-    shutil.copy(excerpt, release / "train_data.json")
+    shutil.copy(FIXTURES / "tis/train_data.json", release / "train_data.json")
     report = get_format("tis").convert(release, tmp_path / "none", "tis")
     assert report.written == 0 and all(d["reason"].startswith("image missing") for d in report.dropped)
     for record in json.loads((release / "train_data.json").read_text()):

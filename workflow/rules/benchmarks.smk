@@ -44,7 +44,9 @@ rule download_benchmark:
 
 
 rule prompts:
-    """The prompts exactly as the benchmark sends them, with what its judge needs."""
+    """The prompts exactly as the benchmark sends them, with what its judge needs. Paths that
+    release files name must stay inside the release; every image is decoded once; the table
+    records its source, release folder and a digest of the files read."""
     input:
         release=release_input,
     output:
@@ -56,6 +58,8 @@ rule prompts:
         ),
     log:
         "logs/prompts/{benchmark}.log",
+    benchmark:
+        "benchmarks/prompts/{benchmark}.tsv"
     conda:
         "../../envs/data.yaml"
     threads: 1
@@ -63,6 +67,9 @@ rule prompts:
         mem_mb=2000,
         runtime=15,
     params:
+        # the config's source is recorded in the table with a digest of the files read, so the
+        # report names the release the prompts came from, not what the config says later
+        source=lambda wc: benchmark_source(wc.benchmark),
         options=lambda wc: config["benchmarks"][wc.benchmark]["options"],
     script:
         "../scripts/prompts.py"

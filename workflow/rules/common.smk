@@ -1,4 +1,12 @@
 # Helpers shared by every stage: config validation, registry lookups, target lists.
+#
+# Naming: a function Snakemake calls with the wildcards is named for what it returns; an input
+# function ends in `_input` (`model_input`, `release_input`, `response_shards_input`), params,
+# resources and conda functions are nouns (`generation_engine`, `judge_env`, `sft_runtime`).
+# Functions called while the Snakefile is parsed return file lists or settings (`all_metrics()`,
+# `tis_backend_settings(stage)`). A value straight from the config is
+# `lookup(dpath="models/{model}/chat_template", within=config)`, not a lambda. Every function
+# lives here, in the section of the stages that use it (snakemake --lint: no functions beside rules).
 import re
 from pathlib import Path
 
@@ -24,9 +32,10 @@ from think_in_safety.resources import (
     sft_resources,
     tis_stage_resources,
 )
-from think_in_safety.models.shards import job_samples, shard_counts
-from think_in_safety.sft import register_tuned_models
+from think_in_safety.planning import job_samples, register_tuned_models, shard_counts
 
+# the schema, then every cross-reference (models, benchmarks, judges, training sets, TiS sources,
+# sft, generation shards, judge_agreement): one ConfigError naming the key and the fix
 validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 
 
@@ -34,6 +43,8 @@ validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
 # first judge job starts after hours of generation.
 onstart:
     check_api_keys(config)
+    # what the results are made with (think_in_safety/workflow_files.py, Snakefile)
+    record_workflow_files(workflow.basedir)
 
 
 # Fine-tuned models join the registry as '<model>+<training set>' (sft.smk), so MODELS, the
@@ -100,7 +111,7 @@ def built_models():
     return [m for m in MODELS if config["models"][m]["weights"] == "built"]
 
 
-def tuning_start(wildcards):
+def tuning_start_input(wildcards):
     """The directory a built model is tuned from: a random init or another built model."""
     build = config["models"][wildcards.model]["build"]
     if build["start"] == "init":
@@ -108,7 +119,7 @@ def tuning_start(wildcards):
     return f"resources/models/{build['start']}"
 
 
-def chat_data_for(wildcards):
+def chat_data_input(wildcards):
     return f"resources/tiny_zoo/chat_data/{config['models'][wildcards.model]['build']['style']}"
 
 
@@ -127,6 +138,11 @@ def model_input(wildcards):
     ):
         return weights_location(config, wildcards.model)
     return hub_manifest(config, f"models.{wildcards.model}") or []
+
+
+def model_weights(wildcards):
+    """Where a job loads the model from (weights_location): a folder, or an API model's name."""
+    return weights_location(config, wildcards.model)
 
 
 def judge_model_input(wildcards):
@@ -183,17 +199,86 @@ def alternatives(names):
     return "|".join(re.escape(name) for name in names) or "(?!)"
 
 
-def sft_start(wildcards):
-    """Fine-tuning starts from the model's weights; built ones are tracked inputs."""
-    return model_input(wildcards)
-
-
 def workflow_file(path):
     """A config path as given, else next to the Snakefile (tests run with --directory)."""
     path = Path(path)
     return str(
         path if path.is_absolute() or path.exists() else Path(workflow.basedir) / path
     )
+
+
+def training_set_release_input(wildcards):
+    return training_set_release(wildcards.training_set)
+
+
+# A fine-tuning job is sized from the model it tunes (think_in_safety.resources.sft_resources).
+def sft_mem_mb(wildcards):
+    return sft_resources(config, wildcards.model)["mem_mb"]
+
+
+def sft_runtime(wildcards):
+    return sft_resources(config, wildcards.model)["runtime"]
+
+
+def sft_gpu(wildcards):
+    return sft_resources(config, wildcards.model)["gpu"]
+
+
+SFT_JOB = {"mem_mb": sft_mem_mb, "runtime": sft_runtime, "gpu": sft_gpu, "nodes": 1}
+
+
+def finetuning_groups():
+    """{reasoning model: [(training set, its tuned model)]} of the fine-tuning comparison."""
+    return {
+        model: [
+            (training_set, f"{model}+{training_set}")
+            for training_set in config["sft"]["training_sets"]
+        ]
+        for model in config["sft"]["models"]
+    }
+
+
+def training_set_labels():
+    """How the comparison names each training set: its label, else its name."""
+    return {
+        name: entry["label"] or name for name, entry in config["training_sets"].items()
+    }
+
+
+def tis_source_map(wildcards=None):
+    """The TiS sources (config tis.sources), each with its training set's name, format, release
+    and options: the one source map every TiS rule reads (params sources of tis_sources).
+    """
+    sources = []
+    for source in config["tis"]["sources"]:
+        name = source["training_set"]  # a key of training_sets (validate_config)
+        sources.append(
+            {
+                **source,
+                "name": name,
+                "format": training_set_format(name),
+                "release": training_set_release(name),
+                "options": config["training_sets"][name]["options"],
+            }
+        )
+    return sources
+
+
+# The TiS captioner's and thought writer's jobs, sized from their backends (resources.py).
+TIS_CAPTIONER_JOB = tis_stage_resources(config["tis"]["captioner"])
+TIS_WRITER_JOB = tis_stage_resources(config["tis"]["writer"])
+
+
+def tis_releases_input(wildcards):
+    return [source["release"] for source in tis_source_map()]
+
+
+def tis_release_map(wildcards):
+    return {source["name"]: source["release"] for source in tis_source_map()}
+
+
+def tis_format_map(wildcards):
+    return {source["name"]: source["format"] for source in tis_source_map()}
 
 
 def finetuning_inputs(kind):
@@ -282,12 +367,19 @@ def generation_runtime(wildcards, input):
     """Minutes for one generation job, from the samples it draws (resources.py). They are read
     from the prompts table, so in a dry run before it exists the runtime shows as <TBD>.
     """
-    shards = SHARDS.get(wildcards.benchmark, 1)
-    samples = job_samples(input.prompts, int(wildcards.get("shard", 0)), shards)
+    samples = job_samples(
+        input.prompts, int(wildcards.get("shard", 0)), generation_shards(wildcards)
+    )
     return generation_resources(config, wildcards.model, samples)["runtime"]
 
 
-def response_shards(wildcards):
+def generation_shards(wildcards):
+    """Generation jobs the benchmark is split into (generation.shards; 1: not split, and for the
+    over-refusal probe, which has no benchmark wildcard)."""
+    return SHARDS.get(wildcards.get("benchmark"), 1)
+
+
+def response_shards_input(wildcards):
     """Every shard table of one model and benchmark split by generation.shards, in order."""
     return [
         f"results/responses/{wildcards.model}/{wildcards.benchmark}/shard-{k}.parquet"
@@ -309,6 +401,27 @@ def judge_connections(wildcards):
     )
 
 
+# A judge job is sized from its judge (think_in_safety.resources.judge_resources).
+def judge_mem_mb(wildcards):
+    return judge_resources(config, wildcards.judge)["mem_mb"]
+
+
+def judge_runtime(wildcards):
+    return judge_resources(config, wildcards.judge)["runtime"]
+
+
+def judge_gpu(wildcards):
+    return judge_resources(config, wildcards.judge)["gpu"]
+
+
+JUDGE_JOB = {
+    "mem_mb": judge_mem_mb,
+    "runtime": judge_runtime,
+    "gpu": judge_gpu,
+    "judge_connections": judge_connections,
+}
+
+
 def agreement_labels():
     """The human labels of judge_agreement: as given, or else next to the workflow (shipped set)."""
     path = Path(config["judge_agreement"]["labels"])
@@ -321,11 +434,6 @@ def all_agreements():
     """Each judge's agreement with the human labels (judge_agreement.judges, default: judges in use)."""
     judges = config["judge_agreement"]["judges"]
     judges = sorted(set(JUDGE_OF.values())) if judges is None else judges
-    unknown = [judge for judge in judges if judge not in config["judges"]]
-    if unknown:
-        raise ValueError(
-            f"judge_agreement.judges names {unknown}, which are not keys of judges"
-        )
     return [
         f"results/judge_agreement/{judge}.{ext}"
         for judge in judges
@@ -339,27 +447,14 @@ def all_unit_scores():
 
 
 # --- figures and the report (figures.smk, report.smk) -------------------------------------
+# Which tables and figures there are, what each reads and where the reports show it.
+from think_in_safety import catalog
 
 # equal-count bins of thought tokens per model and benchmark family
 THOUGHT_LENGTH_BINS = 4
-STUDY_TABLES = [
-    "safety_variation",
-    "headline",
-    "thought_length",
-    "thought_vs_answer",
-    "finetuning",
-    "tis_composition",
-]
-STUDY_FIGURES = {
-    # figure -> the table it is drawn from
-    "safety_variation": "safety_variation",
-    "benchmark_results": "headline",
-    "thought_length": "thought_length",
-    "thought_vs_answer": "thought_vs_answer",
-    "finetuning": "finetuning",
-    "finetuning_tradeoff": "finetuning",
-    "tis_composition": "tis_composition",
-}
+#: every table and figure of this run, per-benchmark ones as "<name>/<benchmark>"
+STUDY_TABLES = catalog.table_names(BENCHMARKS)
+STUDY_FIGURES = catalog.figure_names(BENCHMARKS)
 
 
 def thought_judges():
@@ -390,13 +485,6 @@ def answer_judgments_of_thinkers():
     return [judgments_of(m, b) for m in thinking_models() for b in BENCHMARKS]
 
 
-def metrics_of_benchmark(wildcards):
-    return [
-        f"results/metrics/{JUDGE_OF[wildcards.benchmark]}/{m}/{wildcards.benchmark}.parquet"
-        for m in MODELS
-    ]
-
-
 def finetuning_comparison():
     """The fine-tuning comparison when this configuration fine-tunes anything (sft.smk)."""
     table = "results/tables/sft_comparison.csv"
@@ -409,26 +497,118 @@ def tis_dataset_card():
     return [card] if card in finetuning_targets() else []
 
 
+def study_table_inputs():
+    """What each study table is built from, by builder argument (catalog.Table.reads); the
+    tables of one benchmark under their name and benchmark, so the path '<name>/<benchmark>'
+    (the table wildcard) finds them."""
+    prompts = expand("results/prompts/{benchmark}.parquet", benchmark=BENCHMARKS)
+    inputs = {
+        "safety_variation": {"comparison": ["results/tables/collapse.csv"]},
+        "headline": {"metrics": ["results/tables/benchmark_metrics.csv"]},
+        "categories": {
+            b: {
+                "metrics": [
+                    f"results/metrics/{JUDGE_OF[b]}/{m}/{b}.parquet" for m in MODELS
+                ]
+            }
+            for b in BENCHMARKS
+        },
+        "thought_length": {
+            "prompts": prompts,
+            "responses": expand(
+                "results/responses/{model}/{benchmark}.parquet",
+                model=thinking_models(),
+                benchmark=BENCHMARKS,
+            ),
+            "judgments": answer_judgments_of_thinkers(),
+        },
+        "thought_vs_answer": {
+            "prompts": prompts,
+            "answer_judgments": (
+                answer_judgments_of_thinkers() if thought_judges() else []
+            ),
+            "thought_judgments": thought_judgments(),
+        },
+        "finetuning": {"comparison": finetuning_comparison()},
+        "tis_composition": {"card": tis_dataset_card()},
+    }
+    for name in STUDY_TABLES:
+        table, benchmark = catalog.table_of(name), catalog.benchmark_of(name)
+        named = inputs.get(table.name, {})
+        named = named.get(benchmark, {}) if benchmark else named
+        if set(named) != set(table.reads):
+            raise ValueError(
+                f"workflow/rules/common.smk, study_table_inputs: table {name!r} has inputs "
+                f"{sorted(named)}, but its builder reads {sorted(table.reads)} "
+                "(think_in_safety/catalog.py); give it one input per argument it reads"
+            )
+    return inputs
+
+
+STUDY_TABLE_INPUTS = study_table_inputs()
+
+
+def table_options(wildcards):
+    """The table builder's keyword arguments besides its inputs (catalog.Table.options)."""
+    values = {
+        "model_order": MODELS,
+        "n_bins": THOUGHT_LENGTH_BINS,
+        "benchmark": catalog.benchmark_of(wildcards.table),
+    }
+    return {name: values[name] for name in catalog.table_of(wildcards.table).options}
+
+
+def figure_options(wildcards):
+    """The drawing function's keyword arguments besides its table (catalog.Figure.options)."""
+    values = {"pairs": reasoning_pairs(config)}
+    return {name: values[name] for name in catalog.figure_of(wildcards.figure).options}
+
+
+def figure_table_input(wildcards):
+    return f"results/tables/{catalog.figure_table(wildcards.figure)}.csv"
+
+
+def caption_file(name):
+    return Path(workflow.basedir) / "workflow" / "report" / f"{name}.rst"
+
+
+def table_caption(wildcards):
+    return caption_file(catalog.table_of(wildcards.table).caption).read_text()
+
+
+def figure_caption(wildcards):
+    return caption_file(catalog.figure_of(wildcards.figure).caption).read_text()
+
+
+def table_subcategory(wildcards):
+    return catalog.group(catalog.table_of(wildcards.table).group).subcategory
+
+
+def figure_subcategory(wildcards):
+    return catalog.group(catalog.figure_of(wildcards.figure).group).subcategory
+
+
+def table_labels(wildcards):
+    return catalog.report_labels("table", wildcards.table)
+
+
+def figure_labels(wildcards):
+    return catalog.report_labels("figure", wildcards.figure)
+
+
 def study_table_csvs():
     """The CSV of every study table (the report reads them), per-benchmark ones included."""
-    return {
-        **{name: f"results/tables/{name}.csv" for name in STUDY_TABLES},
-        **{f"categories/{b}": f"results/tables/categories/{b}.csv" for b in BENCHMARKS},
-    }
+    return {name: f"results/tables/{name}.csv" for name in STUDY_TABLES}
 
 
 def study_figure_pngs():
     """The PNG of every figure (the report embeds them), per-benchmark heatmaps included."""
-    return {
-        **{name: f"results/figures/{name}.png" for name in STUDY_FIGURES},
-        **{
-            f"categories/{b}": f"results/figures/categories/{b}.png" for b in BENCHMARKS
-        },
-    }
+    return {name: f"results/figures/{name}.png" for name in STUDY_FIGURES}
 
 
 def report_captions():
     """Caption text of each figure, shared by the HTML report and `snakemake --report`."""
-    captions = Path(workflow.basedir) / "workflow" / "report"
-    names = list(STUDY_FIGURES) + ["categories"]
-    return {name: (captions / f"{name}.rst").read_text() for name in names}
+    return {
+        name: caption_file(figure.caption).read_text()
+        for name, figure in catalog.FIGURES.items()
+    }

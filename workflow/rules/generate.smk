@@ -12,6 +12,8 @@ rule generate:
         "results/responses/{model}/{benchmark}.parquet",
     log:
         "logs/generate/{model}/{benchmark}.log",
+    benchmark:
+        "benchmarks/generate/{model}/{benchmark}.tsv"
     wildcard_constraints:
         benchmark=alternatives([b for b in BENCHMARKS if b not in SHARDS]),
     conda:
@@ -32,7 +34,7 @@ rule generate:
         engine=generation_engine,
         batch_size=config["generation"]["batch_size"],
         seed=config["seed"],
-        shards=lambda wc: SHARDS.get(wc.benchmark, 1),
+        shards=generation_shards,
     script:
         "../scripts/generate.py"
 
@@ -43,6 +45,8 @@ use rule generate as generate_shard with:
         "results/responses/{model}/{benchmark}/shard-{shard}.parquet",
     log:
         "logs/generate/{model}/{benchmark}/shard-{shard}.log",
+    benchmark:
+        "benchmarks/generate_shard/{model}/{benchmark}/shard-{shard}.tsv"
     wildcard_constraints:
         benchmark=alternatives(list(SHARDS)),
         shard=r"\d+",
@@ -60,7 +64,7 @@ rule merge_response_shards:
     generation.shards keep their single generate job."""
     input:
         prompts="results/prompts/{benchmark}.parquet",
-        shards=response_shards,
+        shards=response_shards_input,
     output:
         "results/responses/{model}/{benchmark}.parquet",
     log:

@@ -1,10 +1,22 @@
 # Judgments: each benchmark's judge (config: benchmarks.<name>.judge) on every response, and
 # each judge's agreement with human labels. LLM judges keep every reply in a shared cache
 # (judges.<name>.cache), so a rerun makes no calls and an interrupted run resumes.
+from think_in_safety.judges.runs import retry_note, warn_pending
+
+
+# Judgment tables with failed rows are named again at the end of every run (judges/runs.py).
+onsuccess:
+    warn_pending(all_judgments() + thought_judgments())
+
+
+onerror:
+    warn_pending(all_judgments() + thought_judgments())
 
 
 rule judge:
-    """One verdict per response, with the judge's identity and prompt version on every row."""
+    """One verdict per response, with the judge's identity and prompt version on every row.
+    Rows whose calls failed are written as errors, and the job is rerun by the next run until
+    none fails (only the failed calls are made again: replies are cached)."""
     input:
         prompts="results/prompts/{benchmark}.parquet",
         responses="results/responses/{model}/{benchmark}.parquet",
@@ -13,16 +25,19 @@ rule judge:
         "results/judgments/{judge}/{model}/{benchmark}.parquet",
     log:
         "logs/judge/{judge}/{model}/{benchmark}.log",
+    benchmark:
+        "benchmarks/judge/{judge}/{model}/{benchmark}.tsv"
     conda:
         judge_env
     threads: 1
     resources:
-        mem_mb=lambda wc: judge_resources(config, wc.judge)["mem_mb"],
-        runtime=lambda wc: judge_resources(config, wc.judge)["runtime"],
-        gpu=lambda wc: judge_resources(config, wc.judge)["gpu"],
-        judge_connections=judge_connections,
+        **JUDGE_JOB,
     params:
         spec=lambda wc: config["judges"][wc.judge],
+        # rows that failed last time: a new retry note reruns the job (judges/runs.py)
+        retry=lambda wc: retry_note(
+            f"results/judgments/{wc.judge}/{wc.model}/{wc.benchmark}.parquet"
+        ),
     script:
         "../scripts/judge.py"
 
@@ -42,14 +57,13 @@ rule judge_agreement:
         md="results/judge_agreement/{judge}.md",
     log:
         "logs/judge_agreement/{judge}.log",
+    benchmark:
+        "benchmarks/judge_agreement/{judge}.tsv"
     conda:
         judge_env
     threads: 1
     resources:
-        mem_mb=lambda wc: judge_resources(config, wc.judge)["mem_mb"],
-        runtime=lambda wc: judge_resources(config, wc.judge)["runtime"],
-        gpu=lambda wc: judge_resources(config, wc.judge)["gpu"],
-        judge_connections=judge_connections,
+        **JUDGE_JOB,
     params:
         spec=lambda wc: config["judges"][wc.judge],
     script:

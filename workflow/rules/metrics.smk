@@ -11,6 +11,8 @@ rule metrics:
         units="results/metrics/{judge}/{model}/{benchmark}.units.parquet",
     log:
         "logs/metrics/{judge}/{model}/{benchmark}.log",
+    benchmark:
+        "benchmarks/metrics/{judge}/{model}/{benchmark}.tsv"
     conda:
         "../../envs/data.yaml"
     threads: 1
@@ -38,6 +40,8 @@ rule benchmark_metrics_table:
         tex="results/tables/benchmark_metrics.tex",
     log:
         "logs/benchmark_metrics_table/table.log",
+    benchmark:
+        "benchmarks/benchmark_metrics_table/table.tsv"
     conda:
         "../../envs/data.yaml"
     threads: 1
@@ -62,6 +66,8 @@ rule collapse_table:
         tex="results/tables/collapse.tex",
     log:
         "logs/collapse_table/table.log",
+    benchmark:
+        "benchmarks/collapse_table/table.tsv"
     conda:
         "../../envs/data.yaml"
     threads: 1

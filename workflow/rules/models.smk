@@ -66,8 +66,8 @@ rule build_tiny_init:
 rule tune_tiny_model:
     """Full fine-tuning with LLaMA-Factory on CPU: a base answers, a reasoner thinks first."""
     input:
-        start=tuning_start,
-        chat_data=chat_data_for,
+        start=tuning_start_input,
+        chat_data=chat_data_input,
     output:
         directory("resources/models/{model}"),
     log:
@@ -95,6 +95,8 @@ rule download_model:
         manifest="resources/hub/{org}/{name}/{revision}.manifest.json",
     log:
         "logs/download_model/{org}/{name}/{revision}.log",
+    benchmark:
+        "benchmarks/download_model/{org}/{name}/{revision}.tsv"
     wildcard_constraints:
         org="[A-Za-z0-9][A-Za-z0-9._-]*",
         name="[A-Za-z0-9][A-Za-z0-9._-]*",

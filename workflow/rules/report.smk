@@ -2,8 +2,9 @@
 
 
 rule report_page:
-    """reports/report.html: findings, the six figure groups with their tables, a section per
-    benchmark with examples, the reasoning-vs-base table, provenance."""
+    """reports/report.html: findings, the figure groups of think_in_safety.catalog with their
+    tables, a section per benchmark with examples, the reasoning-vs-base table, provenance.
+    """
     input:
         collapse="results/tables/collapse.csv",
         metrics="results/tables/benchmark_metrics.csv",
@@ -26,6 +27,8 @@ rule report_page:
         ),
     log:
         "logs/report_page/report.log",
+    benchmark:
+        "benchmarks/report_page/report.tsv"
     conda:
         "../../envs/figures.yaml"
     threads: 1
@@ -39,6 +42,7 @@ rule report_page:
         tables=study_table_csvs(),
         figures=study_figure_pngs(),
         captions=report_captions(),
-        workflow_dir=workflow.basedir,
+        # the wall-time table: every rule's benchmark: files (benchmarks/<rule>/...)
+        benchmark_dir="benchmarks",
     script:
         "../scripts/report_page.py"

@@ -12,6 +12,8 @@ rule write_demo_training_set:
         directory("resources/training_sets/demo/{training_set}"),
     log:
         "logs/write_demo_training_set/{training_set}.log",
+    benchmark:
+        "benchmarks/write_demo_training_set/{training_set}.tsv"
     wildcard_constraints:
         training_set=alternatives(converted_sets()),
     conda:
@@ -20,8 +22,8 @@ rule write_demo_training_set:
     resources:
         **SMALL_JOB,
     params:
-        format=lambda wc: training_set_format(wc.training_set),
-        options=lambda wc: config["training_sets"][wc.training_set]["options"],
+        format=lookup(dpath="training_sets/{training_set}/format", within=config),
+        options=lookup(dpath="training_sets/{training_set}/options", within=config),
         seed=config["seed"],
     script:
         "../scripts/write_demo_training_set.py"
@@ -34,6 +36,8 @@ rule download_training_set:
         directory("resources/training_sets/upstream/{training_set}"),
     log:
         "logs/download_training_set/{training_set}.log",
+    benchmark:
+        "benchmarks/download_training_set/{training_set}.tsv"
     wildcard_constraints:
         training_set=alternatives(converted_sets()),
     retries: 2
@@ -44,9 +48,9 @@ rule download_training_set:
     resources:
         **DOWNLOAD_JOB,
     params:
-        format=lambda wc: training_set_format(wc.training_set),
-        source=lambda wc: config["training_sets"][wc.training_set]["source"],
-        options=lambda wc: config["training_sets"][wc.training_set]["options"],
+        format=lookup(dpath="training_sets/{training_set}/format", within=config),
+        source=lookup(dpath="training_sets/{training_set}/source", within=config),
+        options=lookup(dpath="training_sets/{training_set}/options", within=config),
     script:
         "../scripts/download_training_set.py"
 
@@ -54,11 +58,13 @@ rule download_training_set:
 rule convert_training_set:
     """The release as a LLaMA-Factory sharegpt set; every dropped record with its reason."""
     input:
-        release=lambda wc: training_set_release(wc.training_set),
+        release=training_set_release_input,
     output:
         directory("resources/training_sets/sft/{training_set}"),
     log:
         "logs/convert_training_set/{training_set}.log",
+    benchmark:
+        "benchmarks/convert_training_set/{training_set}.tsv"
     wildcard_constraints:
         training_set=alternatives(converted_sets()),
     conda:
@@ -67,8 +73,8 @@ rule convert_training_set:
     resources:
         **DATA_JOB,
     params:
-        format=lambda wc: training_set_format(wc.training_set),
-        options=lambda wc: config["training_sets"][wc.training_set]["options"],
+        format=lookup(dpath="training_sets/{training_set}/format", within=config),
+        options=lookup(dpath="training_sets/{training_set}/options", within=config),
     script:
         "../scripts/convert_training_set.py"
 
@@ -77,13 +83,15 @@ rule validate_training_set:
     """LLaMA-Factory's own loader, template and image handling on every record, before training."""
     input:
         dataset="resources/training_sets/sft/{training_set}",
-        start=sft_start,
+        start=model_input,
         template=workflow_file(config["sft"]["llamafactory_template"]),
     output:
         table="results/training_sets/validation/{model}/{training_set}.csv",
         summary="results/training_sets/validation/{model}/{training_set}.json",
     log:
         "logs/validate_training_set/{model}/{training_set}.log",
+    benchmark:
+        "benchmarks/validate_training_set/{model}/{training_set}.tsv"
     wildcard_constraints:
         model=alternatives(config["sft"]["models"]),
         training_set=alternatives(config["sft"]["training_sets"]),
@@ -93,8 +101,8 @@ rule validate_training_set:
     resources:
         **DATA_JOB,
     params:
-        weights=lambda wc: weights_location(config, wc.model),
-        chat_template=lambda wc: config["models"][wc.model]["chat_template"],
+        weights=model_weights,
+        chat_template=lookup(dpath="models/{model}/chat_template", within=config),
         hyper=config["sft"]["hyper"],
         seed=config["seed"],
         max_rejected_share=config["sft"]["max_rejected_share"],
@@ -107,7 +115,7 @@ rule sft:
     input:
         dataset="resources/training_sets/sft/{training_set}",
         validation="results/training_sets/validation/{model}/{training_set}.csv",
-        start=sft_start,
+        start=model_input,
         template=workflow_file(config["sft"]["llamafactory_template"]),
         deepspeed=(
             workflow_file(config["sft"]["deepspeed"])
@@ -120,6 +128,8 @@ rule sft:
         train_config="results/sft/{model}+{training_set}.yaml",
     log:
         "logs/sft/{model}+{training_set}.log",
+    benchmark:
+        "benchmarks/sft/{model}+{training_set}.tsv"
     wildcard_constraints:
         model=alternatives(config["sft"]["models"]),
         training_set=alternatives(config["sft"]["training_sets"]),
@@ -128,15 +138,12 @@ rule sft:
     # CPUs for every rank, all ranks on one node (torchrun on one host: docs/sft.md)
     threads: sft_threads(config)
     resources:
-        mem_mb=lambda wc: sft_resources(config, wc.model)["mem_mb"],
-        runtime=lambda wc: sft_resources(config, wc.model)["runtime"],
-        gpu=lambda wc: sft_resources(config, wc.model)["gpu"],
-        nodes=1,
+        **SFT_JOB,
     params:
-        weights=lambda wc: weights_location(config, wc.model),
+        weights=model_weights,
         # every start model is a local folder (built, downloaded hub copy, local path)
         offline=True,
-        chat_template=lambda wc: config["models"][wc.model]["chat_template"],
+        chat_template=lookup(dpath="models/{model}/chat_template", within=config),
         hyper=config["sft"]["hyper"],
         seed=config["seed"],
         save_steps=config["sft"]["save_steps"],
@@ -154,6 +161,8 @@ rule over_refusal_prompts:
         images=directory("resources/over_refusal/images"),
     log:
         "logs/over_refusal_prompts/prompts.log",
+    benchmark:
+        "benchmarks/over_refusal_prompts/prompts.tsv"
     conda:
         "../../envs/data.yaml"
     threads: 1
@@ -165,8 +174,8 @@ rule over_refusal_prompts:
         "../scripts/over_refusal_prompts.py"
 
 
-rule over_refusal_responses:
-    """Responses of one model to the benign questions (its generation backend)."""
+# Responses of one model to the benign questions: generation (generate.smk) on another prompts table.
+use rule generate as over_refusal_responses with:
     input:
         prompts="results/over_refusal/prompts.parquet",
         images="resources/over_refusal/images",
@@ -175,25 +184,8 @@ rule over_refusal_responses:
         "results/over_refusal/responses/{model}.parquet",
     log:
         "logs/over_refusal_responses/{model}.log",
-    conda:
-        generation_env
-    threads: 2
-    resources:
-        mem_mb=lambda wc: generation_resources(config, wc.model)["mem_mb"],
-        runtime=lambda wc: generation_resources(config, wc.model)["runtime"],
-        gpu=lambda wc: generation_resources(config, wc.model)["gpu"],
-    params:
-        weights=lambda wc: weights_location(config, wc.model),
-        thought_format=lambda wc: config["models"][wc.model]["thought_format"],
-        prompting=lambda wc: model_prompting(config, wc.model),
-        trust_remote_code=lambda wc: config["models"][wc.model]["trust_remote_code"],
-        decoding=lambda wc: model_decoding(config, wc.model),
-        backend=lambda wc: model_backend(config, wc.model),
-        engine=generation_engine,
-        batch_size=config["generation"]["batch_size"],
-        seed=config["seed"],
-    script:
-        "../scripts/generate.py"
+    benchmark:
+        "benchmarks/over_refusal_responses/{model}.tsv"
 
 
 rule finetuning_table:
@@ -214,23 +206,16 @@ rule finetuning_table:
         md="results/tables/sft_comparison.md",
     log:
         "logs/finetuning_table/table.log",
+    benchmark:
+        "benchmarks/finetuning_table/table.tsv"
     conda:
         "../../envs/data.yaml"
     threads: 1
     resources:
         **SMALL_JOB,
     params:
-        groups=lambda wc: {
-            model: [
-                (training_set, f"{model}+{training_set}")
-                for training_set in config["sft"]["training_sets"]
-            ]
-            for model in config["sft"]["models"]
-        },
-        labels=lambda wc: {
-            name: entry["label"] or name
-            for name, entry in config["training_sets"].items()
-        },
+        groups=finetuning_groups(),
+        labels=training_set_labels(),
         n_boot=config["metrics"]["bootstrap_resamples"],
         seed=config["seed"],
     script:

@@ -6,30 +6,21 @@
 rule tis_sources:
     """Source items (image, question, reference answer, safe/unsafe, category, decision)."""
     input:
-        releases=lambda wc: [
-            training_set_release(s["training_set"]) for s in config["tis"]["sources"]
-        ],
+        releases=tis_releases_input,
     output:
         table="results/tis/sources.parquet",
         images=directory("resources/tis/source_images"),
     log:
         "logs/tis_sources/sources.log",
+    benchmark:
+        "benchmarks/tis_sources/sources.tsv"
     conda:
         "../../envs/data.yaml"
     threads: 1
     resources:
         **DATA_JOB,
     params:
-        sources=lambda wc: [
-            {
-                **source,
-                "name": source["training_set"],
-                "format": training_set_format(source["training_set"]),
-                "release": training_set_release(source["training_set"]),
-                "options": config["training_sets"][source["training_set"]]["options"],
-            }
-            for source in config["tis"]["sources"]
-        ],
+        sources=tis_source_map,
         policy=config["tis"]["policy"],
         seed=config["seed"],
     script:
@@ -41,27 +32,22 @@ rule tis_captions:
     input:
         sources="results/tis/sources.parquet",
         images="resources/tis/source_images",
-        releases=lambda wc: [
-            training_set_release(s["training_set"]) for s in config["tis"]["sources"]
-        ],
+        releases=tis_releases_input,
         model=tis_model_input("captioner"),
     output:
         "results/tis/captions.parquet",
     log:
         "logs/tis_captions/captions.log",
+    benchmark:
+        "benchmarks/tis_captions/captions.tsv"
     conda:
         "../../envs/tis.yaml"
     threads: 1
     resources:
-        mem_mb=tis_stage_resources(config["tis"]["captioner"])["mem_mb"],
-        runtime=tis_stage_resources(config["tis"]["captioner"])["runtime"],
-        gpu=tis_stage_resources(config["tis"]["captioner"])["gpu"],
+        **TIS_CAPTIONER_JOB,
     params:
         settings=tis_backend_settings("captioner"),
-        releases=lambda wc: {
-            s["training_set"]: training_set_release(s["training_set"])
-            for s in config["tis"]["sources"]
-        },
+        releases=tis_release_map,
     script:
         "../scripts/tis_captions.py"
 
@@ -76,13 +62,13 @@ rule tis_thoughts:
         "results/tis/thoughts.parquet",
     log:
         "logs/tis_thoughts/thoughts.log",
+    benchmark:
+        "benchmarks/tis_thoughts/thoughts.tsv"
     conda:
         "../../envs/tis.yaml"
     threads: 1
     resources:
-        mem_mb=tis_stage_resources(config["tis"]["writer"])["mem_mb"],
-        runtime=tis_stage_resources(config["tis"]["writer"])["runtime"],
-        gpu=tis_stage_resources(config["tis"]["writer"])["gpu"],
+        **TIS_WRITER_JOB,
     params:
         settings=tis_backend_settings("writer"),
         policy=config["tis"]["policy"],
@@ -101,6 +87,8 @@ rule tis_filter:
         "results/tis/filtered.parquet",
     log:
         "logs/tis_filter/filter.log",
+    benchmark:
+        "benchmarks/tis_filter/filter.tsv"
     conda:
         "../../envs/tis.yaml"
     threads: 1
@@ -136,6 +124,8 @@ rule tis_dataset:
         ),
     log:
         "logs/tis_dataset/dataset.log",
+    benchmark:
+        "benchmarks/tis_dataset/dataset.tsv"
     conda:
         "../../envs/data.yaml"
     threads: 1
@@ -144,14 +134,8 @@ rule tis_dataset:
     params:
         name=assembled_set(),
         config=config["tis"],
-        formats=lambda wc: {
-            s["training_set"]: training_set_format(s["training_set"])
-            for s in config["tis"]["sources"]
-        },
-        releases=lambda wc: {
-            s["training_set"]: training_set_release(s["training_set"])
-            for s in config["tis"]["sources"]
-        },
+        formats=tis_format_map,
+        releases=tis_release_map,
         seed=config["seed"],
     script:
         "../scripts/tis_dataset.py"

@@ -1,5 +1,5 @@
 """Rule download_model: one hub repository at its pinned commit, then its manifest."""
-from think_in_safety.hub import download_snapshot, hub_endpoint
+from think_in_safety.hub import download_snapshot, hub_endpoint, registry_users
 from think_in_safety.logs import rule_log
 
 with rule_log(snakemake.log[0]) as log:
@@ -14,6 +14,11 @@ with rule_log(snakemake.log[0]) as log:
         endpoint=endpoint,
         max_workers=max(4, 4 * snakemake.threads),
         log=log,
+        # the config keys naming this download, for the error messages (not a param: a param
+        # change would redo finished downloads)
+        used_by=registry_users(
+            snakemake.config, snakemake.params.repo, snakemake.wildcards.revision
+        ),
     )
     log.info(
         "%s@%s: %d files, %.2f GB from %s",

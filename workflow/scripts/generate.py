@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from think_in_safety.hub import check_weights_folder
 from think_in_safety.logs import rule_log
-from think_in_safety.models import generate
+from think_in_safety.models import backends, generate
 from think_in_safety.models.shards import shard_prompts
 
 
@@ -18,6 +19,10 @@ if __name__ == "__main__":
             shard=int(snakemake.wildcards.get("shard", 0)),
             shards=int(getattr(snakemake.params, "shards", 1)),
         )
+        if snakemake.params.backend == "vllm":  # transformers: checked when it is built
+            check_weights_folder(
+                snakemake.params.weights, f"models.{snakemake.wildcards.model}.weights"
+            )
         generate.generate_responses(
             prompts,
             model_name=snakemake.wildcards.model,
@@ -30,7 +35,8 @@ if __name__ == "__main__":
             batch_size=snakemake.params.batch_size,
             seed=snakemake.params.seed,
             log=log.info,
-            backend=generate.make_backend(
+            warn=log.warning,
+            backend=backends.make_backend(
                 snakemake.params.backend,
                 snakemake.params.weights,
                 snakemake.params.decoding,

@@ -8,6 +8,7 @@ from think_in_safety.report import (
     ReportInputs,
     collect_provenance,
     job_wall_times,
+    judge_failure_rows,
     load_examples,
     read_generation_times,
     render_report,
@@ -32,7 +33,8 @@ with rule_log(snakemake.log[0]) as log:
         metrics=pd.read_csv(snakemake.input.metrics).fillna({"group": ""}),
         examples=examples,
         provenance=collect_provenance(
-            params.config, judge_identities=sorted(judges), code_dir=params.workflow_dir
+            params.config, judge_identities=sorted(judges), code_dir=Path(snakemake.scriptdir).parents[1],
+            prompt_paths=snakemake.input.prompts,  # sources as the prompt tables record them
         ),
         out_html=Path(snakemake.output[0]),
         inputs=ReportInputs(
@@ -42,8 +44,11 @@ with rule_log(snakemake.log[0]) as log:
             benchmarks=list(params.benchmarks),
             model_order=list(params.models),
             prompts={Path(p).stem: pd.read_parquet(p) for p in snakemake.input.prompts},
-            wall_times=job_wall_times(".snakemake/metadata"),
+            wall_times=job_wall_times(params.benchmark_dir),
             generation=read_generation_times(snakemake.input.responses),
+            judge_failures=judge_failure_rows(
+                [*snakemake.input.judgments, *snakemake.input.thought_judgments]
+            ),
         ),
     )
     log.info("report with %d example rows", len(examples))

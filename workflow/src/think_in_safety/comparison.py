@@ -5,10 +5,10 @@ so the difference can be bootstrapped *paired*: both models answered the same pr
 replicate resamples the same prompt units for both. Per-model values and CIs use the same
 random streams as ``metrics.compute_metrics``, so they equal the metrics table's numbers.
 
-Headline metrics (``metrics.BENCHMARK_METRICS[...].headline``): overall ASR for FigStep,
-MM-SafetyBench and JailBreakV; overall safe rate for SIUO; accuracy for MSSBench chat and
-embodied. ``delta`` = reasoning − base in the metric's units; ``safety_change`` = delta signed so
-that negative means the reasoning model is less safe (−delta for ASR).
+Headline metrics (each benchmark's ``headline`` in ``think_in_safety.benchmarks.REGISTRY``):
+overall ASR for FigStep, MM-SafetyBench and JailBreakV; overall safe rate for SIUO; accuracy for
+MSSBench chat and embodied. ``delta`` = reasoning − base in the metric's units; ``safety_change`` =
+delta signed so that negative means the reasoning model is less safe (−delta for ASR).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from think_in_safety.benchmarks import REGISTRY
 from think_in_safety.metrics import (
-    BENCHMARK_METRICS,
     UNIT_SCORE_COLUMNS,
     benchmark_metrics,
     bootstrap_strata,
@@ -94,7 +94,7 @@ def compare_pair(scores: pd.DataFrame, reasoning_model: str, base_model: str, be
 
 def _registry_order(benchmark: str) -> tuple[int, str]:
     """Benchmarks in registry order (jailbreak family first), unknown ones last."""
-    names = list(BENCHMARK_METRICS)
+    names = list(REGISTRY)
     return (names.index(benchmark) if benchmark in names else len(names), benchmark)
 
 

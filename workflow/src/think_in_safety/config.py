@@ -18,6 +18,50 @@ class ConfigError(ValueError):
     """A configuration value is wrong; the message names the key and what is expected."""
 
 
+def read_config_file(path: str | Path) -> dict:
+    """A config file's contents; :class:`ConfigError` naming the file, the line and the column
+    when it is not valid YAML (Snakemake's own message names neither), or when its top level is
+    not a mapping of keys."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"config file {path} cannot be read ({error.strerror or error})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(_yaml_problem(path, text, error)) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} holds a {type(data).__name__}, not keys at its top level "
+                          "(e.g. 'seed: 0'); see config/README.md")
+    return data
+
+
+def _yaml_problem(path: Path, text: str, error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    if mark is None:
+        return f"config file {path} is not valid YAML: {error}"
+    lines = text.splitlines()
+    shown = lines[mark.line] if mark.line < len(lines) else ""
+    problem = ": ".join(part for part in (getattr(error, "context", None), getattr(error, "problem", None)) if part)
+    context = getattr(error, "context_mark", None)
+    since = f" (the construct began at line {context.line + 1}, column {context.column + 1})" if (
+        context is not None and context.line != mark.line) else ""
+    return (f"config file {path}, line {mark.line + 1}, column {mark.column + 1}: not valid YAML: "
+            f"{problem or error}{since}.\n    {shown}\n    {' ' * mark.column}^\nCheck the indentation there "
+            "(spaces only, no tabs), closing brackets and quotes; quote a value that holds ': ' or ' #'.")
+
+
+def check_config_files(paths) -> None:
+    """Parse each config file that exists (:func:`read_config_file`), for its file-and-line
+    message; a missing one is left to Snakemake, which names it."""
+    for path in paths:
+        if Path(path).is_file():
+            read_config_file(path)
+
+
 def _fill_defaults(instance: Any, schema: dict, root: dict) -> None:
     """Insert schema defaults into ``instance`` in place (properties and map entries)."""
     if "$ref" in schema:
@@ -58,8 +102,12 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
         )
     _check_api_models(config)
     _check_model_options(config)
+    _check_benchmark_sources(config)
     _check_references(config)
     _check_revisions(config)
+    check_training_references(config)
+    check_generation_shards(config)
+    _check_agreement_judges(config)
     return config
 
 
@@ -115,7 +163,6 @@ ENGINE_RESERVED = {"model": "weights", "tokenizer": "weights", "trust_remote_cod
 def _check_model_options(config: dict) -> None:
     """Each model's thought format, prompting, trust_remote_code and vLLM engine options make
     sense together (the schema checks their types)."""
-    from think_in_safety.models.generate import Prompting
     from think_in_safety.models.thought import thought_format_of
 
     for name, model in config["models"].items():
@@ -124,7 +171,7 @@ def _check_model_options(config: dict) -> None:
         except ValueError as error:
             raise ConfigError(f"models.{name}.thought_format: {error}") from None
         try:
-            Prompting(model.get("system_prompt", ""), model.get("prompt_template"))
+            check_prompt_template(model.get("prompt_template"))
         except ValueError as error:
             raise ConfigError(f"models.{name}.prompt_template: {error}") from None
         backend = model.get("backend") or config["generation"]["backend"]
@@ -154,6 +201,25 @@ def _check_engine(name: str, model: dict) -> None:
     if images is not None and images != model.get("max_images", 1):
         raise ConfigError(f"models.{name}.engine.limit_mm_per_prompt.image is {images} but max_images is "
                           f"{model.get('max_images', 1)}; set max_images: {images} (it sizes both)")
+
+
+def check_prompt_template(template: str | None) -> None:
+    """A model's ``prompt_template`` is None or a ``str.format`` template with the single field
+    ``{prompt}`` (literal braces doubled); ValueError saying what is wrong otherwise. The same
+    rule as :class:`~think_in_safety.models.generate.Prompting`, without importing generation
+    (pandas) while the workflow is planned."""
+    import string
+
+    if template is None:
+        return
+    try:
+        names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as error:
+        raise ValueError(f"{template!r} is not a str.format template ({error}); double literal braces: "
+                         "{{ and }}") from None
+    if names != {"prompt"}:
+        raise ValueError(f"{template!r} must have exactly one field, {{prompt}} (it has {sorted(names)}); "
+                         "write literal braces as {{ and }}")
 
 
 def model_prompting(config: dict, model: str) -> dict:
@@ -197,6 +263,52 @@ def _check_references(config: dict) -> None:
         _check_image_source(name, benchmark)
 
 
+#: the forms benchmarks.<name>.source takes, for error messages
+SOURCE_FORMS = ("'demo' (the small release the workflow writes), an http(s) URL of the upstream release "
+                "(https://host/...), or the path of an existing local folder laid out like the release")
+
+
+def benchmark_source_problem(source: Any, cwd: str | Path | None = None) -> str | None:
+    """Why ``source`` is not a benchmark source the workflow can read (None when it is): not
+    'demo', not an http(s) URL with a host, and not an existing local folder (relative paths are
+    read from ``cwd``, default the working directory, where Snakemake runs)."""
+    import re
+    from urllib.parse import urlparse
+
+    if not isinstance(source, str) or not source.strip():
+        return "is empty"
+    if source == "demo":
+        return None
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*):", source)
+    if scheme and (len(scheme.group(1)) > 1 or "://" in source):  # a URL (a Windows drive 'C:' is not)
+        parsed = urlparse(source)
+        if scheme.group(1) not in ("http", "https"):  # lower case, as the rules tell URLs from paths
+            return f"is a URL of scheme '{scheme.group(1)}', not http or https (in lower case)"
+        if not parsed.netloc:
+            return "is a URL without a host"
+        return None
+    path = Path(source) if cwd is None or Path(source).is_absolute() else Path(cwd) / source
+    if path.is_dir():
+        return None
+    where = "" if Path(source).is_absolute() else f" (relative to {Path(cwd or '.').resolve()})"
+    if path.exists():
+        return f"is a local path{where}, but a file, not a folder"
+    if "/" not in source and "\\" not in source and not source.startswith("."):
+        return "is neither 'demo', an http(s) URL, nor an existing local folder"
+    return f"is a local folder that does not exist{where}"
+
+
+def _check_benchmark_sources(config: dict) -> None:
+    """Every benchmarks.<name>.source is 'demo', an http(s) URL or an existing local folder: a
+    misspelt 'demo', 'htps://...' or a missing folder stops here, before any job (and before a
+    report could name a source that was never read)."""
+    for name, benchmark in config["benchmarks"].items():
+        problem = benchmark_source_problem(benchmark.get("source"))
+        if problem:
+            raise ConfigError(f"benchmarks.{name}.source is {benchmark.get('source')!r}, which {problem}. "
+                              f"Use {SOURCE_FORMS}.")
+
+
 def _check_image_source(name: str, benchmark: dict) -> None:
     """A URL source of a benchmark whose images ship apart needs images_url (the registry says
     which benchmarks, and where their archive is published)."""
@@ -205,6 +317,67 @@ def _check_image_source(name: str, benchmark: dict) -> None:
     problem = get_benchmark(name).missing_images_url(benchmark["source"], benchmark["options"])
     if problem:
         raise ConfigError(f"benchmarks.{name}.options.images_url is not set: {problem}")
+
+
+def check_training_references(config: dict) -> None:
+    """Cross-references of ``training_sets``, ``tis`` and ``sft``: formats of the training-set
+    registry, one assembled TiS set with sources that give TiS source items, tuned models and
+    sets that exist, known LLaMA-Factory hyperparameters."""
+    from think_in_safety.models.tuning import HYPER_DEFAULTS
+    from think_in_safety.training_sets import ASSEMBLED, FORMATS
+
+    sets = config.get("training_sets", {})
+    known = set(FORMATS) | {ASSEMBLED}
+    for name, entry in sets.items():
+        if entry["format"] not in known:
+            raise ConfigError(f"training_sets.{name}.format is {entry['format']!r}; use one of {sorted(known)}")
+    assembled = [name for name, entry in sets.items() if entry["format"] == ASSEMBLED]
+    if len(assembled) > 1:
+        raise ConfigError(f"training_sets {assembled} all have format {ASSEMBLED}: the tis section builds one set")
+    tis = config.get("tis", {})
+    if assembled and not tis.get("sources"):
+        raise ConfigError(f"training_sets.{assembled[0]} is assembled by the tis rules, but tis.sources is empty")
+    givers = [name for name, fmt in FORMATS.items() if fmt.gives_source_items]
+    for position, source in enumerate(tis.get("sources", [])):
+        name = source["training_set"]
+        if name not in sets:
+            raise ConfigError(f"tis.sources[{position}].training_set is {name!r}, which is not a key of "
+                              f"training_sets; add {name} under training_sets or remove the source")
+        fmt = FORMATS.get(sets[name]["format"])
+        if fmt is None or not fmt.gives_source_items:
+            raise ConfigError(f"tis.sources[{position}]: {name!r} has format {sets[name]['format']!r}; TiS sources "
+                              f"must be {' or '.join(givers)} releases (the released TiS was built from those)")
+    sft = config.get("sft", {})
+    models = config["models"]
+    for model in sft.get("models", []):
+        if model not in models:
+            raise ConfigError(f"sft.models names {model!r}, which is not a model of the registry")
+    for name in sft.get("training_sets", []):
+        if name not in sets:
+            raise ConfigError(f"sft.training_sets names {name!r}, which is not a key of training_sets")
+    unknown = set(sft.get("hyper", {})) - set(HYPER_DEFAULTS)
+    if unknown:
+        raise ConfigError(f"sft.hyper has unknown keys {sorted(unknown)}; known: {sorted(HYPER_DEFAULTS)}")
+
+
+def check_generation_shards(config: dict) -> None:
+    """``generation.shards`` names configured benchmarks only."""
+    shards = config["generation"].get("shards") or {}
+    unknown = sorted(set(shards) - set(config["benchmarks"]))
+    if unknown:
+        raise ConfigError(
+            f"generation.shards names {unknown}, which are not keys of benchmarks "
+            f"({sorted(config['benchmarks'])}): name a configured benchmark or remove the entry"
+        )
+
+
+def _check_agreement_judges(config: dict) -> None:
+    """``judge_agreement.judges`` names judges of the config."""
+    judges = (config.get("judge_agreement") or {}).get("judges")
+    unknown = [judge for judge in judges or [] if judge not in config["judges"]]
+    if unknown:
+        raise ConfigError(f"judge_agreement.judges names {unknown}, which are not keys of judges; use names "
+                          f"of judges ({', '.join(config['judges'])}) or null for every judge a benchmark uses")
 
 
 def _hub_entries(config: dict):
@@ -344,3 +517,13 @@ def check_api_keys(config: dict, environ=None) -> None:
         raise ConfigError("These API keys are not set, and the study calls their endpoints:\n" + "\n".join(lines)
                           + "\nExport each one in the shell that starts Snakemake (e.g. export OPENAI_API_KEY=...), "
                           "or set api_key_env: null for a local server that needs no key.")
+
+
+if __name__ == "__main__":  # python -m think_in_safety.config FILE...: check config files parse
+    import sys
+
+    try:
+        check_config_files(sys.argv[1:])
+    except ConfigError as problem:
+        sys.exit(str(problem))
+    print(f"{len(sys.argv) - 1} config file(s) parse as YAML")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-import textwrap
+import re
 from pathlib import Path
 
 import matplotlib as mpl
@@ -24,8 +24,11 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
+from matplotlib.textpath import TextToPath
 
+from think_in_safety import catalog
 from think_in_safety import study_tables as st
 
 PALETTE = sns.color_palette("colorblind")  # 10 Okabe-Ito-like hues
@@ -57,6 +60,16 @@ STYLE_RC = {
 PNG_METADATA = {"Software": None}
 SVG_METADATA = {"Date": None, "Creator": None}
 FULL_WIDTH = 7.5  # inches: a page-wide figure, readable at the report's width
+# Every title, label and legend must fit where it is drawn at the size the report shows the figure
+# (96 CSS px per inch, up to the page's width: tests/unit/test_figure_layout.py), so panel widths,
+# title wrapping and legend columns are computed from the widths of the texts themselves.
+PANEL_MIN_WIDTH = 1.2  # inches: the narrowest panel of a row of benchmark panels
+PANEL_PAD = 0.3  # inches of a panel's width its title leaves free (overhanging tick labels, gaps)
+LABEL_PAD = 0.08  # inches beside the widest row label (tick marks, padding)
+FIGURE_PAD = 0.3  # inches of a figure's width outside its panels and row labels
+AXIS_LABEL_WIDTH = 0.75  # inches left of a panel for its y axis' label and tick labels (0-100)
+LEGEND_ENTRY_PAD = 0.65  # inches of a legend column besides its text: marker, spacing
+TEXT_SLACK = 1.06  # drawn text is a little wider than its outline's advance (hinting)
 
 
 @contextlib.contextmanager
@@ -70,11 +83,31 @@ def new_figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def fix_layout(fig: Figure) -> None:
+    """Lay the figure out once, at the PNG's resolution, and keep that layout with every position
+    rounded. The constrained layout's solver varies in the last bits of its result from run to
+    run (the order it meets its variables in), and SVG ids are hashes of exact clip boxes, so a
+    figure laid out anew for each file would not give the same SVG twice."""
+    fig.set_dpi(STYLE_RC["savefig.dpi"])
+    fig.draw_without_rendering()
+
+    def fix(figure) -> None:
+        for subfigure in figure.subfigs:
+            subfigure.bbox_relative.set_points(np.round(subfigure.bbox_relative.get_points(), 9))
+            fix(subfigure)
+        for ax in figure.axes:
+            ax.set_position(np.round(ax.get_position().bounds, 9), which="both")
+
+    fix(fig)
+    fig.set_layout_engine("none")
+
+
 def save_figure(fig: Figure, png: str | Path, svg: str | Path) -> None:
-    """PNG (200 dpi) and SVG, with no timestamps in the files."""
+    """PNG (200 dpi) and SVG, laid out once (:func:`fix_layout`), with no timestamps in the files."""
     for path in (png, svg):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     with mpl.rc_context(STYLE_RC):
+        fix_layout(fig)
         fig.savefig(png, format="png", metadata=PNG_METADATA)
         fig.savefig(svg, format="svg", metadata=SVG_METADATA)
 
@@ -88,6 +121,63 @@ def placeholder(title: str, message: str) -> Figure:
     return fig
 
 
+_TEXT_PATH = TextToPath()
+
+
+def text_width(text: str, size: float) -> float:
+    """Width in inches of the widest line of ``text`` drawn in the figures' font at ``size`` pt."""
+    font = FontProperties(family=STYLE_RC["font.family"], size=size)
+    widths = [_TEXT_PATH.get_text_width_height_descent(line, font, ismath=False)[0] if line else 0.0
+              for line in str(text).split("\n")]
+    return TEXT_SLACK * max(widths) / 72
+
+
+def wrap(text: str, width: float, size: float) -> str:
+    """``text`` broken into lines at most ``width`` inches wide at ``size`` pt: at spaces, and a
+    word wider than that after its hyphens, underscores or plus signs (model names)."""
+    pieces = []
+    for word in str(text).split():
+        parts = [word] if text_width(word, size) <= width else re.findall(r"[^-_+]*[-_+]|[^-_+]+$", word)
+        pieces += [(" " if i == 0 else "", part) for i, part in enumerate(parts)]
+    lines: list[str] = []
+    for separator, piece in pieces:
+        if lines and text_width(lines[-1] + separator + piece, size) <= width:
+            lines[-1] += separator + piece
+        else:
+            lines.append(piece)
+    return "\n".join(lines)
+
+
+def legend_columns(labels, width: float, size: float = STYLE_RC["legend.fontsize"], most: int = 6) -> int:
+    """The most columns (at most ``most``) a legend of ``labels`` can have and fit in ``width``
+    inches. Matplotlib fills the columns one after the other, the first ones one entry longer
+    when the entries do not divide evenly."""
+    labels = list(labels)
+    for columns in range(min(most, len(labels)), 1, -1):
+        sizes = [len(labels) // columns + (i < len(labels) % columns) for i in range(columns)]
+        starts = np.cumsum([0, *sizes])
+        chunks = [labels[a:b] for a, b in zip(starts[:-1], starts[1:])]
+        if sum(max(text_width(label, size) for label in chunk) + LEGEND_ENTRY_PAD for chunk in chunks) <= width:
+            return columns
+    return 1
+
+
+def _legend(fig: Figure, handles, most: int = 6) -> None:
+    """The figure's legend below its panels, in as many columns as fit its width."""
+    columns = legend_columns([h.get_label() for h in handles], fig.get_figwidth() - FIGURE_PAD, most=most)
+    fig.legend(handles=handles, loc="outside lower center", ncols=columns, frameon=False)
+
+
+def _panel_row(words, row_labels, n_panels: int, title_size: float, min_width: float = FULL_WIDTH):
+    """A row of ``n_panels`` panels sharing row labels on the left: (figure width, panel width,
+    label width) in inches. Each panel is wide enough for the widest of ``words`` (what a title
+    line may not break) and at least :data:`PANEL_MIN_WIDTH`; the figure is at least ``min_width``."""
+    label = max(text_width(label, STYLE_RC["ytick.labelsize"]) for label in row_labels) + LABEL_PAD
+    panel = max(PANEL_MIN_WIDTH, max(text_width(word, title_size) for word in words) + PANEL_PAD)
+    width = max(min_width, label + n_panels * panel + FIGURE_PAD)
+    return width, (width - label - FIGURE_PAD) / n_panels, label
+
+
 def _pp(values) -> np.ndarray:
     return 100.0 * np.asarray(values, dtype=float)
 
@@ -97,12 +187,15 @@ def _families(frame: pd.DataFrame) -> list[str]:
     return sorted(present, key=lambda f: st.FAMILY_ORDER.index(f) if f in st.FAMILY_ORDER else 9)
 
 
-def _family_panels(fig: Figure, frame: pd.DataFrame, key: str = "measure"):
+def _family_panels(fig: Figure, frame: pd.DataFrame, key: str = "measure", panel: float = 1.0, label: float = 0.0):
     """Subfigures per benchmark family (titled), each with one axes per ``key`` value, all
-    sharing the y axis. Yields ``(family, value, axes, is_first)``."""
+    sharing the y axis. The first family's subfigure also holds the row labels (``label``
+    inches), so every panel gets the same width (``panel``). Yields ``(family, value, axes,
+    is_first)``."""
     families = _families(frame)
     counts = [frame.loc[frame["family"] == f, key].nunique() for f in families]
-    subfigures = np.atleast_1d(fig.subfigures(1, len(families), width_ratios=counts, wspace=0.02))
+    ratios = [count * panel + (label if i == 0 else 0.0) for i, count in enumerate(counts)]
+    subfigures = np.atleast_1d(fig.subfigures(1, len(families), width_ratios=ratios, wspace=0.02))
     first = True
     shared = None
     for family, subfig in zip(families, subfigures):
@@ -128,9 +221,9 @@ def _rows(ax, labels: list[str]) -> dict[str, int]:
     return positions
 
 
-def _title(measure: str, note: str, width: int = 18) -> str:
-    """A panel title: the measure wrapped to the panel's width, then a note."""
-    return textwrap.fill(measure, width) + f"\n{note}"
+def _title(measure: str, note: str, width: float, size: float) -> str:
+    """A panel title: the measure wrapped to ``width`` inches, then a note."""
+    return wrap(measure, width, size) + f"\n{note}"
 
 
 def _direction(change: float) -> str:
@@ -151,10 +244,14 @@ def draw_safety_variation(data: pd.DataFrame) -> Figure:
     pairs = list(dict.fromkeys(data["pair"]))
     bounds = np.abs(_pp(data[["safety_change", "safety_change_ci_low", "safety_change_ci_high"]].to_numpy()))
     limit = max(5.0, math.ceil(np.nanmax(bounds, initial=0.0) / 5.0) * 5.0 + 2.0)
-    n_measures = data["measure"].nunique()
+    measures = list(dict.fromkeys(data["measure"]))
+    notes = {m: f"({'higher' if data.loc[data['measure'] == m, 'higher_is_safer'].iloc[0] else 'lower'} is safer)"
+             for m in measures}
+    width, panel, label = _panel_row([w for m in measures for w in m.split()] + list(notes.values()), pairs,
+                                     len(measures), title_size=9)
     with figure_style():
-        fig = new_figure(max(FULL_WIDTH, 1.35 * n_measures + 1.6), 0.5 * len(pairs) + 2.0)
-        for _, measure, ax, first in _family_panels(fig, data):
+        fig = new_figure(width, 0.5 * len(pairs) + 2.0)
+        for _, measure, ax, first in _family_panels(fig, data, panel=panel, label=label):
             rows = data[data["measure"] == measure]
             positions = _rows(ax, pairs)
             ax.axvline(0, color="#333333", lw=0.9, zorder=1)
@@ -166,8 +263,7 @@ def draw_safety_variation(data: pd.DataFrame) -> Figure:
                             fmt="o", ms=7, color=color, mfc=color if row["significant"] else "white",
                             mew=1.6, elinewidth=1.6, capsize=3, zorder=3)
             ax.set_xlim(-limit, limit)
-            metric = "lower" if not rows["higher_is_safer"].iloc[0] else "higher"
-            ax.set_title(_title(measure, f"({metric} is safer)"), fontsize=9)
+            ax.set_title(_title(measure, notes[measure], panel - PANEL_PAD, 9), fontsize=9)
             ax.set_xlabel("safety change (pp)")
             if not first:
                 ax.set_ylabel("")
@@ -177,7 +273,7 @@ def draw_safety_variation(data: pd.DataFrame) -> Figure:
             Line2D([], [], marker="o", ls="", color=GREY, mfc=GREY, label="no change"),
             Line2D([], [], marker="o", ls="", color="#333333", mfc="white", label="95% CI includes 0"),
         ]
-        fig.legend(handles=handles, loc="outside lower center", ncols=4, frameon=False)
+        _legend(fig, handles, most=4)
         fig.suptitle("Safety of reasoning models relative to their base models")
     return fig
 
@@ -198,9 +294,15 @@ def draw_benchmark_results(data: pd.DataFrame, pairs: dict[str, str] | None = No
         data["model"] = data["model"] + " (" + data["judge"] + ")"
     models = list(dict.fromkeys(data["model"]))
     roles = model_roles(models, pairs)
+    measures = list(dict.fromkeys(data["measure"]))
+    titles = {m: f"{m} (%)" for m in measures}
+    notes = {m: f"{'higher' if data.loc[data['measure'] == m, 'higher_is_safer'].iloc[0] else 'lower'} is safer"
+             for m in measures}
+    width, panel, label = _panel_row([w for t in titles.values() for w in t.split()] + list(notes.values()), models,
+                                     len(measures), title_size=9)
     with figure_style():
-        fig = new_figure(max(FULL_WIDTH, 1.35 * data["measure"].nunique() + 1.6), 0.32 * len(models) + 2.0)
-        for _, measure, ax, _first in _family_panels(fig, data):
+        fig = new_figure(width, 0.32 * len(models) + 2.0)
+        for _, measure, ax, _first in _family_panels(fig, data, panel=panel, label=label):
             rows = data[data["measure"] == measure]
             positions = _rows(ax, models)
             for row in rows.to_dict("records"):
@@ -210,12 +312,11 @@ def draw_benchmark_results(data: pd.DataFrame, pairs: dict[str, str] | None = No
                             xerr=[[max(x - low, 0)], [max(high - x, 0)]] if np.isfinite(low) else None,
                             fmt="o", ms=6, color=color, elinewidth=1.6, capsize=3, zorder=3)
             ax.set_xlim(-4, 104)
-            direction = "higher" if rows["higher_is_safer"].iloc[0] else "lower"
-            ax.set_title(_title(f"{measure} (%)", f"{direction} is safer"), fontsize=9)
+            ax.set_title(_title(titles[measure], notes[measure], panel - PANEL_PAD, 9), fontsize=9)
             ax.set_xlabel("%")
         present = [r for r in ("base", "reasoning", "tuned") if r in roles.values()]
         handles = [Line2D([], [], marker="o", ls="", color=ROLE_COLORS[r], label=f"{r} model") for r in present]
-        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+        _legend(fig, handles)
         fig.suptitle("Headline metric of every model on every benchmark (95% CI)")
     return fig
 
@@ -271,8 +372,11 @@ def draw_thought_length(data: pd.DataFrame) -> Figure:
     families = _families(data)
     columns = min(PANELS_PER_ROW, len(models))
     rows_n = math.ceil(len(models) / columns)
+    width = FULL_WIDTH if columns > 1 else 4.5
+    # a model's name and the x label wrap to the panel: the width left of the y axis' label and ticks
+    title_width = (width - AXIS_LABEL_WIDTH - FIGURE_PAD) / columns - PANEL_PAD
     with figure_style():
-        fig = new_figure(FULL_WIDTH if columns > 1 else 4.5, 2.5 * rows_n + 1.0)
+        fig = new_figure(width, 2.5 * rows_n + 1.0)
         axes = np.atleast_1d(fig.subplots(rows_n, columns, sharex=True, sharey=True, squeeze=False)).ravel()
         for model, ax in zip(models, axes):
             part = data[data["model"] == model]
@@ -288,14 +392,14 @@ def draw_thought_length(data: pd.DataFrame) -> Figure:
                     y, low, high = (_pp(rows[c]) for c in ("safe_share", "ci_low", "ci_high"))
                     ax.errorbar(x, y, yerr=[np.maximum(y - low, 0), np.maximum(high - y, 0)], color=color,
                                 marker=marker, mfc=face, ms=5, capsize=2.5, lw=line)
-            ax.set_title(model)
+            ax.set_title(wrap(model, title_width, STYLE_RC["axes.titlesize"]))
             ax.set_ylim(-4, 104)
         for ax in axes[len(models):]:
             ax.set_visible(False)
         for i, ax in enumerate(axes[: len(models)]):
             ax.set_xlim(left=min(-5.0, ax.get_xlim()[0]))
             if i + columns >= len(models):  # the lowest panel of its column
-                ax.set_xlabel("thought tokens (bin median)")
+                ax.set_xlabel(wrap("thought tokens (bin median)", title_width, STYLE_RC["axes.labelsize"]))
                 ax.tick_params(labelbottom=True)
             if i % columns == 0:
                 ax.set_ylabel("judged safe (%)")
@@ -303,7 +407,7 @@ def draw_thought_length(data: pd.DataFrame) -> Figure:
                           label=st.family_title(f) + " benchmarks") for f in families]
         if (data["bin"] == 0).any():
             handles.append(Line2D([], [], color="#555555", marker="o", mfc="white", ls="", label="no thought"))
-        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+        _legend(fig, handles)
         fig.suptitle("Judged safety by thought length (95% CI)")
     return fig
 
@@ -343,7 +447,7 @@ def draw_thought_vs_answer(data: pd.DataFrame) -> Figure:
             ax.set_xlabel("responses (%)")
             ax.set_title(st.family_title(family).capitalize())
         handles = [mpl.patches.Patch(color=THOUGHT_ANSWER_COLORS[c], label=st.THOUGHT_ANSWER_CELLS[c]) for c in cells]
-        fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
+        _legend(fig, handles, most=2)
         fig.suptitle("Thought verdict against answer verdict")
     return fig
 
@@ -377,6 +481,9 @@ def draw_finetuning(data: pd.DataFrame) -> Figure:
     columns = min(PANELS_PER_ROW, len(measures))
     rows_n = math.ceil(len(measures) / columns)
     panel_height = 0.3 * len(untuned) * len(tunings) + 1.3
+    # the first column also holds the model names
+    label = max(text_width(m, STYLE_RC["ytick.labelsize"]) for m in untuned) + LABEL_PAD
+    title_width = (FULL_WIDTH - label - FIGURE_PAD) / columns - PANEL_PAD
     with figure_style():
         fig = new_figure(FULL_WIDTH, panel_height * rows_n + 0.8)
         axes = np.atleast_1d(fig.subplots(rows_n, columns, sharey=True, squeeze=False)).ravel()
@@ -398,7 +505,7 @@ def draw_finetuning(data: pd.DataFrame) -> Figure:
             kind = rows["kind"].iloc[0]
             direction = "higher" if bool(rows["higher_is_safer"].iloc[0]) else "lower"
             note = f"{direction} is {'safer' if kind == 'safety' else 'better'}"
-            ax.set_title(_title(f"{measure} ({'tokens' if tokens else '%'})", note, width=22), fontsize=8.5)
+            ax.set_title(_title(f"{measure} ({'tokens' if tokens else '%'})", note, title_width, 8.5), fontsize=8.5)
             if tokens:  # no finite length at all when no response kept a thought
                 lengths = rows[["value", "ci_high"]].to_numpy(dtype=float)
                 ax.set_xlim(0, 1.1 * max(lengths[np.isfinite(lengths)].max(initial=1.0), 1.0))
@@ -411,7 +518,7 @@ def draw_finetuning(data: pd.DataFrame) -> Figure:
         handles = [Line2D([], [], marker="o", ls="", color=colors[t], label=t) for t in tunings]
         handles.append(Line2D([], [], marker="o", ls="", color="#333333", mfc="white",
                               label="change from untuned: 95% CI includes 0"))
-        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), frameon=False)
+        _legend(fig, handles, most=4)
         fig.suptitle("Fine-tuning: safety beside over-refusal and thought retention (95% CI)")
     return fig
 
@@ -449,10 +556,10 @@ def draw_finetuning_tradeoff(data: pd.DataFrame) -> Figure:
             ax.set_xlabel("over-refusal (%) — lower is better")
             ax.annotate("safer, refuses less", xy=(0.02, 0.97), xycoords="axes fraction", fontsize=7.5,
                         color="#555555", va="top")
-        axes[0].set_ylabel("mean safety score (%) — higher is safer")
+        axes[0].set_ylabel("mean safety score (%)\nhigher is safer")
         handles = [Line2D([], [], marker="o", ls="", color=colors[t], label=t) for t in colors]
         handles += [Line2D([], [], marker=markers[u], ls="", color="#555555", label=u) for u in untuned]
-        fig.legend(handles=handles, loc="outside lower center", ncols=min(6, len(handles)), frameon=False)
+        _legend(fig, handles)
         fig.suptitle("Safety vs over-refusal after fine-tuning")
     return fig
 
@@ -495,21 +602,8 @@ def draw_tis_composition(data: pd.DataFrame) -> Figure:
 
 
 # ------------------------------------------------------------------------------------------------
-# registry
+# entry points (the figures themselves are listed in think_in_safety.catalog)
 # ------------------------------------------------------------------------------------------------
-#: figure name -> (table it is drawn from, drawing function, title for the placeholder)
-FIGURES = {
-    "safety_variation": ("safety_variation", draw_safety_variation, "Safety of reasoning models vs base models"),
-    "benchmark_results": ("headline", draw_benchmark_results, "Headline metric of every model"),
-    "categories": ("categories", draw_categories, "Per-category results"),
-    "thought_length": ("thought_length", draw_thought_length, "Judged safety by thought length"),
-    "thought_vs_answer": ("thought_vs_answer", draw_thought_vs_answer, "Thought verdict against answer verdict"),
-    "finetuning": ("finetuning", draw_finetuning, "Fine-tuning: safety beside over-refusal"),
-    "finetuning_tradeoff": ("finetuning", draw_finetuning_tradeoff, "Safety vs over-refusal after fine-tuning"),
-    "tis_composition": ("tis_composition", draw_tis_composition, "TiS dataset composition"),
-}
-
-
 def read_table(path: str | Path) -> pd.DataFrame:
     """A study table's CSV (empty strings kept as '', not NaN, in text columns)."""
     frame = pd.read_csv(path)
@@ -520,15 +614,16 @@ def read_table(path: str | Path) -> pd.DataFrame:
 
 
 def draw(name: str, table: pd.DataFrame, **options) -> Figure:
-    """Figure ``name`` of :data:`FIGURES` from its table; a placeholder saying why when empty."""
-    if name not in FIGURES:
-        raise ValueError(f"unknown figure {name!r}; known: {sorted(FIGURES)}")
-    table_name, drawer, title = FIGURES[name]
+    """Figure ``name`` of :data:`catalog.FIGURES` from its table, by the drawing function the
+    catalog names; a placeholder saying why when the table is empty."""
+    if name not in catalog.FIGURES:
+        raise ValueError(f"unknown figure {name!r}; known: {sorted(catalog.FIGURES)}")
+    entry = catalog.FIGURES[name]
     if table.empty:
-        return placeholder(title, st.EMPTY_REASONS.get(table_name, "no data").capitalize() + ".")
-    return drawer(table, **options)
+        return placeholder(entry.title, st.EMPTY_REASONS.get(entry.table, "no data").capitalize() + ".")
+    return globals()[entry.drawer](table, **options)
 
 
 def make_figure(name: str, table_csv: str | Path, png: str | Path, svg: str | Path, **options) -> None:
-    """Read the table, draw figure ``name``, write PNG and SVG (the rule scripts' entry point)."""
+    """Read the table, draw figure ``name``, write PNG and SVG (the rule script's entry point)."""
     save_figure(draw(name, read_table(table_csv), **options), png, svg)

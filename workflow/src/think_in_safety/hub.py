@@ -84,6 +84,41 @@ def manifest_path(repo: str, revision: str, root: str | Path = HUB_ROOT) -> str:
     return f"{snapshot_dir(repo, revision, root)}.manifest.json"
 
 
+def registry_users(config: Mapping, repo: str, revision: str) -> list[str]:
+    """The config keys that name ``hf:<repo>`` at ``revision`` (``models.<m>.weights``,
+    ``judges.<j>.model``, ``tis.<stage>.model``), for messages about that download."""
+    weights = f"{HUB_PREFIX}{repo}"
+    found = [f"models.{name}.weights" for name, entry in (config.get("models") or {}).items()
+             if entry.get("weights") == weights and entry.get("revision") == revision]
+    found += [f"judges.{name}.model" for name, entry in (config.get("judges") or {}).items()
+              if entry.get("model") == weights and entry.get("revision") == revision]
+    found += [f"tis.{stage}.model" for stage, entry in (config.get("tis") or {}).items()
+              if isinstance(entry, Mapping) and entry.get("model") == weights and entry.get("revision") == revision]
+    return found
+
+
+class WeightsNotFoundError(FileNotFoundError):
+    """A model's weights are not where the registry says; the message names the key and the fix."""
+
+
+def check_weights_folder(location: str | Path, key: str) -> None:
+    """Raise :class:`WeightsNotFoundError` unless ``location`` (where a job loads ``key``'s weights
+    from) is a folder. A hub id written without ``hf:`` is named as such: loaded as a path it
+    would otherwise fail deep inside transformers, offline, with "couldn't connect"."""
+    path = Path(location)
+    if path.is_dir():
+        return
+    where = f"{key} is '{location}', which is not a folder on this machine (looked for {path.resolve()})"
+    if REPO_PATTERN.match(str(location)) and not path.exists():
+        raise WeightsNotFoundError(
+            f"{where}. If '{location}' is a Hugging Face model id, write it as weights: hf:{location} with "
+            f"revision: <commit> ({PIN_HINT.format(repo=location)}): download_model then fetches it once into "
+            f"{HUB_ROOT}/{location}/<commit>. A local model is the path of its folder.")
+    raise WeightsNotFoundError(
+        f"{where}: set {key} to the folder holding the model's config.json and weights (on the machine the "
+        "job runs on), or to hf:<org>/<name> with a revision to download it.")
+
+
 def licence_page(repo: str) -> str:
     """Where a gated model's licence is accepted (always the public hub, whatever the endpoint)."""
     return f"{DEFAULT_ENDPOINT}/{repo}"
@@ -138,8 +173,10 @@ def _write_json_atomically(data: dict, path: Path) -> None:
 # ------------------------------------------------------------------------------------------------
 # errors, each with the model and the fix
 # ------------------------------------------------------------------------------------------------
-def _explain(error: BaseException, repo: str, revision: str, endpoint: str, token: str | None) -> HubDownloadError | None:
-    """A :class:`HubDownloadError` for a huggingface_hub/httpx failure, or None if unknown."""
+def _explain(error: BaseException, repo: str, revision: str, endpoint: str, token: str | None,
+             used_by: tuple[str, ...] = ()) -> HubDownloadError | None:
+    """A :class:`HubDownloadError` for a huggingface_hub/httpx failure, or None if unknown.
+    ``used_by``: the config keys naming this download (:func:`registry_users`), named in the fix."""
     import httpx
     from huggingface_hub.errors import (
         GatedRepoError,
@@ -152,6 +189,8 @@ def _explain(error: BaseException, repo: str, revision: str, endpoint: str, toke
     )
 
     page = licence_page(repo)
+    keys = " and ".join(used_by) or "weights"
+    status = getattr(getattr(error, "response", None), "status_code", None)
     if isinstance(error, GatedRepoError):
         if not token:
             return HubDownloadError(
@@ -163,15 +202,18 @@ def _explain(error: BaseException, repo: str, revision: str, endpoint: str, toke
             f"{error.response.status_code}: that account has no access yet). Accept the licence at {page} with "
             f"the account the token belongs to, wait until access is granted, then export HF_TOKEN=... and rerun.")
     if isinstance(error, RevisionNotFoundError):
+        revision_keys = " and ".join(key.rsplit(".", 1)[0] + ".revision" for key in used_by) or "the entry's revision"
         return HubDownloadError(
             f"revision {revision} of {repo} was not found on {endpoint}: it is not a commit of that repository. "
-            f"Pin a commit listed at {page}/commits/main in the entry's revision "
+            f"Pin a commit listed at {page}/commits/main in {revision_keys} "
             f"(`hf models info {repo} --expand sha` prints the newest).")
-    if isinstance(error, RepositoryNotFoundError):
+    if isinstance(error, RepositoryNotFoundError) or (
+            isinstance(error, HfHubHTTPError) and status == 404 and not isinstance(error, RemoteEntryNotFoundError)):
+        # a mirror may answer a missing repository with a bare 404 (no X-Error-Code)
         hint = "" if token else " If it is private, export HF_TOKEN=<a token with access>."
         return HubDownloadError(
-            f"model repository {repo} was not found on {endpoint}: check the id in weights: hf:{repo} "
-            f"(org/name, as on {page}).{hint}")
+            f"model repository {repo} was not found on {endpoint} (asked for revision {revision}): check {keys} "
+            f"(hf:{repo}: org/name, as on {page}).{hint}")
     if isinstance(error, HfHubHTTPError) and error.response is not None and error.response.status_code == 401:
         return HubDownloadError(
             f"the hub at {endpoint} refused the credentials sent for {repo} (HTTP 401: {error}). "
@@ -199,12 +241,12 @@ def _explain(error: BaseException, repo: str, revision: str, endpoint: str, toke
     return None
 
 
-def _call(action, repo: str, revision: str, endpoint: str, token: str | None):
+def _call(action, repo: str, revision: str, endpoint: str, token: str | None, used_by: tuple[str, ...] = ()):
     """Run ``action()``, turning hub and network failures into :class:`HubDownloadError`."""
     try:
         return action()
     except Exception as error:  # noqa: BLE001 - re-raised below when not a hub/network failure
-        explained = _explain(error, repo, revision, endpoint, token)
+        explained = _explain(error, repo, revision, endpoint, token, used_by)
         if explained is None:
             raise
         raise explained from error
@@ -215,12 +257,13 @@ def _call(action, repo: str, revision: str, endpoint: str, token: str | None):
 # ------------------------------------------------------------------------------------------------
 def download_snapshot(repo: str, revision: str, local_dir: str | Path, manifest: str | Path, *,
                       endpoint: str | None = None, token: str | None = None, max_workers: int = 8,
-                      log: logging.Logger | None = None) -> dict:
+                      log: logging.Logger | None = None, used_by: tuple[str, ...] | list[str] = ()) -> dict:
     """Fetch ``repo`` at commit ``revision`` into ``local_dir``, check it, write ``manifest`` last.
 
     ``endpoint``: the hub to ask (default :func:`hub_endpoint`); ``token``: default ``HF_TOKEN``
-    (else huggingface_hub's stored login). Files finished by an earlier, interrupted run are not
-    fetched again. Returns the manifest. Raises :class:`HubDownloadError` naming the model and the
+    (else huggingface_hub's stored login); ``used_by``: the config keys that name this download
+    (:func:`registry_users`), which the errors tell you to check. Files finished by an earlier,
+    interrupted run are not fetched again. Returns the manifest. Raises :class:`HubDownloadError` naming the model and the
     fix: gated model without (or with a refused) token, unknown repository or revision,
     unreachable endpoint, checksum mismatch.
     """
@@ -239,7 +282,7 @@ def download_snapshot(repo: str, revision: str, local_dir: str | Path, manifest:
     api = HfApi(endpoint=endpoint, token=token)
 
     def call(action):
-        return _call(action, repo, revision, endpoint, sent)
+        return _call(action, repo, revision, endpoint, sent, tuple(used_by))
 
     def verify():
         return api.verify_repo_checksums(repo, revision=revision, local_dir=local_dir)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from think_in_safety.benchmarks.common import finish_table, prompt_row
-from think_in_safety.benchmarks.typography import draw_scene, save_image
+from think_in_safety.drawing import draw_scene, save_image
 
 NAME = "benign_questions"
 

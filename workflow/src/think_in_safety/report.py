@@ -27,10 +27,10 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from think_in_safety import download, official_texts
+from think_in_safety import catalog, download, official_texts
 from think_in_safety import study_tables as st
+from think_in_safety.benchmarks import REGISTRY
 from think_in_safety.comparison import family_summary, percent, with_ci
-from think_in_safety.metrics import BENCHMARK_METRICS
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "report.html.j2"
@@ -43,17 +43,9 @@ CSS_DPI = 96
 
 FAMILY_NAMES = {"jailbreak": "jailbreak-robustness", "awareness": "safety-awareness"}
 
-#: (section id, number, title, figures, table) of the figure groups, in the report's order
-FIGURE_GROUPS = [
-    ("safety-variation", "1", "Safety variation: reasoning models against their base models",
-     ["safety_variation"], "safety_variation"),
-    ("benchmark-results", "2", "Results per benchmark and model", ["benchmark_results"], "headline"),
-    ("thought-length", "3", "Thought length and safety", ["thought_length"], "thought_length"),
-    ("thought-vs-answer", "4", "Thought against answer", ["thought_vs_answer"], "thought_vs_answer"),
-    ("finetuning", "5", "Fine-tuning: untuned, +VLGuard, +MIS, +SPA-VL, +TiS",
-     ["finetuning", "finetuning_tradeoff"], "finetuning"),
-    ("tis-composition", "6", "The TiS dataset", ["tis_composition"], "tis_composition"),
-]
+#: (section id, number, title, figures, table) of the figure groups, in the report's order (think_in_safety.catalog)
+FIGURE_GROUPS = [(group.id, group.number, group.title, catalog.group_figures(group.id), catalog.group_table(group.id))
+                 for group in catalog.GROUPS]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -258,7 +250,7 @@ def _metric_cell(row: dict | None) -> dict:
 
 def metric_sections(metrics: pd.DataFrame, model_order=None) -> list[dict]:
     """Per (benchmark, judge): a table with one row per (metric, scope, group), one column per model."""
-    order = {name: i for i, name in enumerate(BENCHMARK_METRICS)}
+    order = {name: i for i, name in enumerate(REGISTRY)}
     sections = []
     keys = sorted(metrics.groupby(["benchmark", "judge"]).groups, key=lambda k: (order.get(k[0], 99), k))
     for benchmark, judge in keys:
@@ -272,7 +264,7 @@ def metric_sections(metrics: pd.DataFrame, model_order=None) -> list[dict]:
                 "safer_is": "higher" if cells["higher_is_safer"].iloc[0] else "lower",
                 "cells": [_metric_cell(by_model.get(model)) for model in models],
             })
-        family = BENCHMARK_METRICS[benchmark].family if benchmark in BENCHMARK_METRICS else ""
+        family = REGISTRY[benchmark].family if benchmark in REGISTRY else ""
         sections.append({"benchmark": benchmark, "judge": judge, "family": FAMILY_NAMES.get(family, family),
                          "models": models, "rows": table_rows_})
     return sections
@@ -354,17 +346,19 @@ def load_examples(prompt_paths, response_paths, judgment_paths, pairs=None, thou
 
 
 def _verdict(benchmark: str, label: Any, unsafe: Any, status: Any = "ok") -> dict:
-    """The verdict in words (MSSBench: correct/incorrect for the image context; else safe/unsafe),
-    with the judge's own label when it says something else (e.g. SIUO 'False', MSSBench class '1')."""
+    """The verdict in the benchmark's words (``verdict_words``: MSSBench correct/incorrect for the
+    image context, else safe/unsafe), with the judge's own label when it says something else
+    (e.g. SIUO 'label False', MSSBench 'class 1': ``label_name``)."""
+    spec = REGISTRY.get(benchmark)
     unsafe_value = None if _is_missing(unsafe) else float(unsafe)
     if unsafe_value is None:
         text = _clip(status) if status not in (None, "ok", "") else "not judged"
     else:
-        words = ("correct", "incorrect") if benchmark == "mssbench" else ("safe", "unsafe")
+        words = spec.verdict_words if spec else ("safe", "unsafe")
         text = words[int(unsafe_value == 1.0)]
     label = _clip(label)
     if label and label != text:
-        text += f" · {'class ' if benchmark == 'mssbench' else 'label '}{label}"
+        text += f" · {spec.label_name if spec else 'label'} {label}"
     return {"text": text, "unsafe": unsafe_value == 1.0, "undecided": unsafe_value is None}
 
 
@@ -426,9 +420,11 @@ def _git_commit(code_dir: str | Path | None = None) -> str:
 
 
 def collect_provenance(config: dict, judge_identities: list[str] | None = None,
-                       code_dir: str | Path | None = None) -> dict:
+                       code_dir: str | Path | None = None, prompt_paths=None) -> dict:
     """What a reader needs to trust and reproduce the page: code, config, packages, sources.
-    ``code_dir``: the workflow's checkout (its git commit is recorded)."""
+    ``code_dir``: the workflow's checkout (its git commit is recorded). ``prompt_paths``: the
+    prompt tables (results/prompts/<benchmark>.parquet); the benchmark sources are then what
+    each table says it was read from (:func:`benchmark_releases`), not what the config says now."""
     import hashlib
     from importlib import metadata
 
@@ -444,7 +440,8 @@ def collect_provenance(config: dict, judge_identities: list[str] | None = None,
         "git commit": _git_commit(code_dir),
         "config digest (sha256)": hashlib.sha256(canonical.encode()).hexdigest()[:16],
         "packages": {package: version(package) for package in PROVENANCE_PACKAGES},
-        "benchmark sources": {name: b["source"] for name, b in config["benchmarks"].items()},
+        "benchmark sources": (benchmark_releases(config, prompt_paths) if prompt_paths is not None
+                              else {name: b["source"] for name, b in config["benchmarks"].items()}),
         # every data source with the commit/revision it is pinned to, and the data lock's digest
         "data sources (pinned revisions)": download.source_pins(config),
         "data lock file": download.lock_summary(download.settings_of(config)["lock_file"]),
@@ -463,6 +460,33 @@ def collect_provenance(config: dict, judge_identities: list[str] | None = None,
         "judges (identity = name:model:prompt version)": sorted(set(judge_identities or [])),
         "judge settings": config.get("judges", {}),
     }
+
+
+def benchmark_releases(config: dict, prompt_paths) -> dict:
+    """Per benchmark of the config: the release its prompt table was read from, as the table
+    records it (``attrs["release"]``, :func:`think_in_safety.benchmarks.common.record_release`):
+    the source, the release folder, how many files were read and their digest. A config whose
+    source has changed since is shown next to it; a table without the record says so."""
+    from think_in_safety.benchmarks.common import release_of
+
+    paths = {Path(path).stem: Path(path) for path in prompt_paths}
+    out: dict[str, Any] = {}
+    for name, entry in config["benchmarks"].items():
+        path = paths.get(name)
+        if path is None or not path.is_file():
+            out[name] = f"no prompt table (results/prompts/{name}.parquet); the config says {entry['source']!r}"
+            continue
+        record = release_of(pd.read_parquet(path, columns=["id"]))
+        if record is None:
+            out[name] = (f"not recorded: {path} was built before prompt tables recorded their release; "
+                         f"delete it and rerun to record it (the config says {entry['source']!r})")
+            continue
+        shown = {"source": record.get("source", "not recorded"), "release folder read": record.get("release_dir"),
+                 "files read": record.get("files_read"), "digest of the files read (sha256)": record.get("sha256")}
+        if "source" in record and record["source"] != entry["source"]:
+            shown["config now says"] = f"{entry['source']} (the prompts were not rebuilt from it)"
+        out[name] = shown
+    return out
 
 
 def hub_manifest_digest(config: dict, model: str) -> dict:
@@ -493,33 +517,44 @@ def provenance_rows(provenance: dict) -> list[tuple[str, str]]:
     return [(str(key), show(value)) for key, value in (provenance or {}).items()]
 
 
-WALL_TIME_COLUMNS = ["rule", "jobs", "total_s", "longest_s", "first_start", "last_end"]
+WALL_TIME_COLUMNS = ["rule", "jobs", "total_s", "longest_s", "max_rss_mb", "cpu_s"]
+BENCHMARK_DIR = "benchmarks"
 
 
-def job_wall_times(metadata_dir: str | Path = ".snakemake/metadata") -> pd.DataFrame:
-    """Wall time of every rule's jobs, from Snakemake's job records: one JSON record per output
-    file with ``rule``, ``starttime`` and ``endtime``. The outputs of one job share its end time
-    (their start times differ by microseconds), so a job is a (rule, end time) with the earliest
-    start."""
-    records = []
-    directory = Path(metadata_dir)
-    for path in sorted(directory.iterdir()) if directory.is_dir() else []:
+def job_wall_times(benchmark_dir: str | Path = BENCHMARK_DIR) -> pd.DataFrame:
+    """Wall time, peak memory and CPU time of every rule's jobs, from the files of the rules'
+    ``benchmark:`` directives, ``benchmarks/<rule>/<wildcards>.tsv``: one file per job (the rule
+    is the first folder), one row per run of it (``s``: wall seconds, ``max_rss``: MB, ``cpu_time``:
+    seconds; ``NA`` when the job ended before it was sampled). Rules in the order their first job
+    finished (the files' modification times); rules without ``benchmark:`` are not listed."""
+    jobs = []
+    directory = Path(benchmark_dir)
+    for path in sorted(directory.glob("*/**/*.tsv")) if directory.is_dir() else []:
         try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError):
+            runs = pd.read_csv(path, sep="\t", na_values=["NA"])
+            finished = path.stat().st_mtime
+        except (OSError, ValueError, pd.errors.ParserError):
             continue
-        start, end, rule = record.get("starttime"), record.get("endtime"), record.get("rule")
-        if isinstance(start, (int, float)) and isinstance(end, (int, float)) and rule:
-            records.append((rule, float(start), float(end)))
-    if not records:
+        if "s" not in runs.columns or runs.empty:
+            continue
+        wall, memory, cpu = (pd.to_numeric(runs.get(name, pd.Series([np.nan])), errors="coerce")
+                             for name in ("s", "max_rss", "cpu_time"))
+        jobs.append((path.relative_to(directory).parts[0], float(wall.sum()), memory.max(), cpu.sum(min_count=1),
+                     finished))
+    if not jobs:
         return pd.DataFrame(columns=WALL_TIME_COLUMNS)
-    frame = pd.DataFrame(records, columns=["rule", "start", "end"]).groupby(["rule", "end"], as_index=False)[
-        "start"].min()
-    frame["seconds"] = frame["end"] - frame["start"]
+    frame = pd.DataFrame(jobs, columns=["rule", "seconds", "max_rss_mb", "cpu_s", "finished"])
     table = frame.groupby("rule").agg(jobs=("seconds", "size"), total_s=("seconds", "sum"),
-                                      longest_s=("seconds", "max"), first_start=("start", "min"),
-                                      last_end=("end", "max")).reset_index()
-    return table.sort_values("first_start")[WALL_TIME_COLUMNS].reset_index(drop=True)
+                                      longest_s=("seconds", "max"), max_rss_mb=("max_rss_mb", "max"),
+                                      cpu_s=("cpu_s", lambda s: s.sum(min_count=1)),
+                                      first=("finished", "min")).reset_index()
+    return table.sort_values(["first", "rule"])[WALL_TIME_COLUMNS].reset_index(drop=True)
+
+
+def _megabytes(value: float) -> str:
+    if not np.isfinite(value):
+        return "–"
+    return f"{value / 1024:.1f} GB" if value >= 1024 else f"{value:.0f} MB"
 
 
 def _seconds(value: float) -> str:
@@ -535,16 +570,27 @@ def _seconds(value: float) -> str:
 def wall_time_rows(wall_times: pd.DataFrame | None) -> list[dict]:
     if wall_times is None or wall_times.empty:
         return []
-
-    def clock(stamp: float) -> str:
-        return datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
     return [{"rule": row["rule"], "jobs": int(row["jobs"]), "total": _seconds(row["total_s"]),
-             "longest": _seconds(row["longest_s"]), "first_start": clock(row["first_start"]),
-             "last_end": clock(row["last_end"])} for row in wall_times.to_dict("records")]
+             "longest": _seconds(row["longest_s"]), "memory": _megabytes(float(row["max_rss_mb"])),
+             "cpu": _seconds(float(row["cpu_s"]))} for row in wall_times.to_dict("records")]
 
 
 GENERATION_COLUMNS = ["model", "seconds", "generated_tokens"]
+
+
+def judge_failure_rows(judgment_paths) -> list[dict]:
+    """Per judgment table with failed rows (status ``error``: the judge's calls failed, so the
+    rows have no verdict and are left out of the metrics): benchmark, model, judge, failed, rows."""
+    found = []
+    for path in judgment_paths:
+        table = pd.read_parquet(path, columns=["model", "judge", "status"])
+        failed = int((table["status"] == "error").sum())
+        if failed:
+            found.append({"benchmark": Path(path).stem, "title": st.benchmark_title(Path(path).stem),
+                          "model": ", ".join(sorted({str(m) for m in table["model"]})),
+                          "judge": ", ".join(sorted({str(j) for j in table["judge"]})), "failed": failed,
+                          "rows": len(table)})
+    return found
 
 
 def read_generation_times(response_paths) -> pd.DataFrame:
@@ -583,6 +629,7 @@ class ReportInputs:
     wall_times: pd.DataFrame | None = None
     generation: pd.DataFrame | None = None  # responses (model, benchmark, seconds, generated_tokens)
     root: Path = Path(".")  # where image paths of prompts are relative to
+    judge_failures: list[dict] = field(default_factory=list)  # judge_failure_rows
 
 
 def _study_table(inputs: ReportInputs, key: str, name: str | None = None) -> st.StudyTable | None:
@@ -637,8 +684,6 @@ def _texts_used(prompts: pd.DataFrame | None, examples: list[dict]) -> dict:
 def benchmark_sections(metrics: pd.DataFrame, inputs: ReportInputs, examples: dict[str, list[dict]],
                        metric_tables: list[dict]) -> list[dict]:
     """One section per benchmark: description, headline per model, heatmap, metrics, examples."""
-    from think_in_safety.benchmarks import REGISTRY
-
     benchmarks = inputs.benchmarks or sorted(set(metrics["benchmark"]) | set(examples), key=st.benchmark_rank)
     headline = _study_table(inputs, "headline")
     sections = []
@@ -667,6 +712,7 @@ def benchmark_sections(metrics: pd.DataFrame, inputs: ReportInputs, examples: di
             "metrics": tables_here,
             "texts": texts,
             "examples": examples.get(benchmark, []),
+            "judge_failures": [f for f in inputs.judge_failures if f["benchmark"] == benchmark],
         })
     return sections
 
@@ -725,6 +771,7 @@ def render_report(comparison: pd.DataFrame, metrics: pd.DataFrame, examples: pd.
         "commit": _short_commit(str((provenance or {}).get("git commit", ""))),
         "config_digest": (provenance or {}).get("config digest (sha256)", ""),
         "summaries": findings(comparison, inputs),
+        "judge_failures": inputs.judge_failures,
         "collapse": collapse_rows(comparison),
         "figure_groups": groups,
         "benchmarks": benchmarks,

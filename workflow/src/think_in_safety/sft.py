@@ -6,10 +6,11 @@ which sets (``training_sets``: keys of the ``training_sets`` registry), with LLa
 hyperparameters (``hyper``: keys of ``models.tuning.HYPER_DEFAULTS``) on top of a YAML template
 in ``config/`` (LLaMA-Factory keys shared by every run).
 
-Each tuned model is registered as ``<model>+<training set>`` (:func:`register_tuned_models`): an
-entry of the model registry with the parent's chat template, thought format, decoding and GPUs,
-weights at ``resources/tuned_models/<model>+<set>``, so it goes through generation, judging and
-metrics on every benchmark like any other model.
+Each tuned model is registered as ``<model>+<training set>`` (:func:`register_tuned_models`, in
+:mod:`think_in_safety.planning`; ``config.validate_config`` checks the cross-references of
+``sft``, ``training_sets`` and ``tis``): an entry of the model registry with the parent's chat
+template, thought format, decoding and GPUs, weights at ``resources/tuned_models/<model>+<set>``,
+so it goes through generation, judging and metrics on every benchmark like any other model.
 
 A run trains in ``resources/sft_checkpoints/<model>+<set>`` (:data:`CHECKPOINT_DIR`, outside the
 rule's output, which Snakemake deletes before a job starts) with a checkpoint every
@@ -19,7 +20,6 @@ DeepSpeed ZeRO config and ``sft.gpus`` the ranks on one node (docs/sft.md).
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from pathlib import Path
@@ -27,86 +27,24 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from think_in_safety.config import ConfigError
 from think_in_safety.models import tuning
-from think_in_safety.training_sets import ASSEMBLED, FORMATS
 
-TUNED_DIR = "resources/tuned_models"
+# the registration of tuned models is part of planning (the Snakefile), which imports no pandas
+from think_in_safety.planning import (  # noqa: F401  (re-exported)
+    SEPARATOR,
+    TUNED_DIR,
+    is_tuned,
+    register_tuned_models,
+    tuned_models,
+    tuned_name,
+)
+
 CHECKPOINT_DIR = "resources/sft_checkpoints"
-SEPARATOR = "+"
 # Keys the rule fills in: a template must not set them.
 RESERVED_KEYS = ("model_name_or_path", "dataset", "dataset_dir", "media_dir", "output_dir", "template",
                  "resume_from_checkpoint")
 # Keys that have a config key of their own: the template names the key to set instead.
 CONFIG_KEYS = {"deepspeed": "sft.deepspeed", "save_steps": "sft.save_steps", "save_strategy": "sft.save_steps"}
-
-
-def tuned_name(model: str, training_set: str) -> str:
-    return f"{model}{SEPARATOR}{training_set}"
-
-
-def tuned_models(config: dict) -> dict[str, tuple[str, str]]:
-    """``{"<model>+<set>": (model, set)}`` for every pair the config asks to tune, in config order."""
-    sft = config.get("sft", {})
-    return {tuned_name(m, s): (m, s) for m in sft.get("models", []) for s in sft.get("training_sets", [])}
-
-
-def check_config(config: dict) -> None:
-    """Cross-references of ``training_sets``, ``tis`` and ``sft``; ConfigError names the key and the fix."""
-    sets = config.get("training_sets", {})
-    known = set(FORMATS) | {ASSEMBLED}
-    for name, entry in sets.items():
-        if entry["format"] not in known:
-            raise ConfigError(f"training_sets.{name}.format is {entry['format']!r}; use one of {sorted(known)}")
-    assembled = [name for name, entry in sets.items() if entry["format"] == ASSEMBLED]
-    if len(assembled) > 1:
-        raise ConfigError(f"training_sets {assembled} all have format {ASSEMBLED}: the tis section builds one set")
-    tis = config.get("tis", {})
-    if assembled and not tis.get("sources"):
-        raise ConfigError(f"training_sets.{assembled[0]} is assembled by the tis rules, but tis.sources is empty")
-    for position, source in enumerate(tis.get("sources", [])):
-        name = source["training_set"]
-        if name not in sets:
-            raise ConfigError(f"tis.sources[{position}].training_set is {name!r}, not a key of training_sets")
-        if not FORMATS.get(sets[name]["format"]) or not FORMATS[sets[name]["format"]].gives_source_items:
-            raise ConfigError(f"tis.sources[{position}]: {name!r} has format {sets[name]['format']!r}; TiS sources "
-                              "must be vlguard or spa_vl releases (the released TiS was built from those)")
-    sft = config.get("sft", {})
-    models = config["models"]
-    for model in sft.get("models", []):
-        if model not in models:
-            raise ConfigError(f"sft.models names {model!r}, which is not a model of the registry")
-    for name in sft.get("training_sets", []):
-        if name not in sets:
-            raise ConfigError(f"sft.training_sets names {name!r}, which is not a key of training_sets")
-    unknown = set(sft.get("hyper", {})) - set(tuning.HYPER_DEFAULTS)
-    if unknown:
-        raise ConfigError(f"sft.hyper has unknown keys {sorted(unknown)}; known: {sorted(tuning.HYPER_DEFAULTS)}")
-
-
-def register_tuned_models(config: dict) -> dict[str, tuple[str, str]]:
-    """Add a registry entry for every tuned model (see the module docstring); return them."""
-    check_config(config)
-    tuned = tuned_models(config)
-    for name, (model, training_set) in tuned.items():
-        parent = copy.deepcopy(config["models"][model])
-        label = config["training_sets"][training_set].get("label") or training_set
-        # everything of the parent (chat template, thought format, decoding, GPUs, backend, ...)
-        # but where its weights come from and what it was trained from
-        entry = {key: value for key, value in parent.items() if key not in ("weights", "base", "build", "notes")}
-        config["models"][name] = {
-            **entry,
-            "weights": f"{TUNED_DIR}/{name}",
-            "base": None,
-            "notes": f"{model} fine-tuned on {label} by this workflow (sft)",
-            "tuned_from": model,
-            "training_set": training_set,
-        }
-    return tuned
-
-
-def is_tuned(config: dict, model: str) -> bool:
-    return "tuned_from" in config["models"].get(model, {})
 
 
 # ------------------------------------------------------------------------------------------------
@@ -126,7 +64,8 @@ def load_template(path: str | Path) -> dict:
     configured = sorted(set(data) & set(CONFIG_KEYS))
     if configured:
         keys = sorted({CONFIG_KEYS[key] for key in configured})
-        raise ValueError(f"{path} sets {configured}: set {keys} in the config instead and remove them from the template")
+        raise ValueError(f"{path} sets {configured}: set {keys} in the config instead and remove them from the "
+                         "template")
     return data
 
 
@@ -148,7 +87,8 @@ def train_config(template: dict, model_dir: str, dataset_dir: str | Path, datase
                                       deepspeed=deepspeed)
 
 
-def accepted_dataset(dataset_dir: str | Path, name: str, validation: pd.DataFrame, work_dir: str | Path) -> tuple[Path, dict]:
+def accepted_dataset(dataset_dir: str | Path, name: str, validation: pd.DataFrame,
+                     work_dir: str | Path) -> tuple[Path, dict]:
     """The dataset to train on: the set itself, or a copy of its accepted records when LLaMA-Factory
     would reject some (rejected ones would stop its training). Returns ``(dataset_dir, extra keys)``."""
     rejected = set(validation.loc[validation["status"] == "rejected", "index"])

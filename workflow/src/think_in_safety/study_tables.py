@@ -33,17 +33,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from think_in_safety.benchmarks import FAMILIES, REGISTRY
 from think_in_safety.comparison import display_table, frame_to_markdown, percent, with_ci
-from think_in_safety.metrics import BENCHMARK_METRICS
 
-BENCHMARK_TITLES = {
-    "figstep": "FigStep",
-    "mm_safetybench": "MM-SafetyBench",
-    "jailbreakv": "JailBreakV-28K",
-    "siuo": "SIUO",
-    "mssbench": "MSSBench",
-}
-FAMILY_ORDER = ("jailbreak", "awareness")
+FAMILY_ORDER = FAMILIES
 FAMILY_TITLES = {"jailbreak": "jailbreak robustness", "awareness": "safety awareness"}
 METRIC_TITLES = {
     "asr": "ASR",
@@ -135,11 +128,12 @@ def read_study_table(name: str, csv_path: str | Path) -> StudyTable:
 # names
 # ------------------------------------------------------------------------------------------------
 def benchmark_title(benchmark: str) -> str:
-    return BENCHMARK_TITLES.get(benchmark, benchmark)
+    spec = REGISTRY.get(benchmark)
+    return spec.title if spec else benchmark
 
 
 def family_of(benchmark: str) -> str:
-    spec = BENCHMARK_METRICS.get(benchmark)
+    spec = REGISTRY.get(benchmark)
     return spec.family if spec else ""
 
 
@@ -149,7 +143,7 @@ def family_title(family: str) -> str:
 
 def benchmark_rank(benchmark: str) -> int:
     """Registry order (jailbreak benchmarks first); unknown benchmarks last."""
-    names = list(BENCHMARK_METRICS)
+    names = list(REGISTRY)
     return names.index(benchmark) if benchmark in names else len(names)
 
 
@@ -316,7 +310,7 @@ def headline(metrics: pd.DataFrame, model_order=None) -> StudyTable:
     metrics = _clean_metrics(metrics)
     keep = []
     for row in metrics[["benchmark", "metric", "scope", "group"]].itertuples(index=False):
-        spec = BENCHMARK_METRICS.get(row.benchmark)
+        spec = REGISTRY.get(row.benchmark)
         keep.append(spec is not None and (row.metric, row.scope, row.group) in spec.headline)
     table = metrics[np.array(keep, dtype=bool)].copy()
     if table.empty:
@@ -357,8 +351,8 @@ def categories(metrics: pd.DataFrame, benchmark: str, model_order=None) -> Study
     """One benchmark's primary metric per model and category (MSSBench: per setting/category)."""
     metrics = _clean_metrics(metrics)
     part = metrics[metrics["benchmark"] == benchmark]
-    spec = BENCHMARK_METRICS.get(benchmark)
-    metric = spec.headline[0][0] if spec else (part["metric"].iloc[0] if len(part) else "")
+    spec = REGISTRY.get(benchmark)
+    metric = spec.metric.name if spec else (part["metric"].iloc[0] if len(part) else "")
     part = part[part["metric"] == metric]
     scope = next((s for s in CATEGORY_SCOPES if (part["scope"] == s).any()), None)
     if scope is None:
@@ -398,13 +392,21 @@ def read_per_benchmark(paths) -> pd.DataFrame:
 
 
 def safety_rows(frame: pd.DataFrame, prompts: pd.DataFrame | None) -> pd.DataFrame:
-    """``frame`` without MSSBench's safe-image prompts (there "unsafe" means over-refusal)."""
-    if prompts is None or prompts.empty or "image_context" not in prompts.columns:
+    """``frame`` without the prompts where "unsafe" means over-refusal: those of a benchmark's
+    ``over_refusal_strata`` (MSSBench's safe-image prompts), read from its ``stratum_column``."""
+    if prompts is None or prompts.empty:
         return frame
-    contexts = prompts[["benchmark", "id", "image_context"]].drop_duplicates(["benchmark", "id"])
-    merged = frame.merge(contexts, on=["benchmark", "id"], how="left")
-    keep = ~((merged["benchmark"] == "mssbench") & (merged["image_context"] == "safe"))
-    return merged[keep.to_numpy()].drop(columns="image_context").reset_index(drop=True)
+    specs = [spec for spec in REGISTRY.values() if spec.over_refusal_strata and spec.stratum_column in prompts.columns]
+    columns = list(dict.fromkeys(spec.stratum_column for spec in specs))
+    if not columns:
+        return frame
+    strata = prompts[["benchmark", "id", *columns]].drop_duplicates(["benchmark", "id"])
+    merged = frame.merge(strata, on=["benchmark", "id"], how="left")
+    drop = np.zeros(len(merged), dtype=bool)
+    for spec in specs:
+        stratum = merged[spec.stratum_column].isin(spec.over_refusal_strata)
+        drop |= ((merged["benchmark"] == spec.name) & stratum).to_numpy()
+    return merged[~drop].drop(columns=columns).reset_index(drop=True)
 
 
 def wilson_interval(successes, n) -> tuple[np.ndarray, np.ndarray]:

@@ -22,14 +22,15 @@ from pathlib import Path
 import pandas as pd
 
 from think_in_safety import download
+from think_in_safety.benchmarks import get_benchmark
 from think_in_safety.benchmarks.common import (
-    BenchmarkSpec,
     finish_table,
-    image_str,
+    note_linked_source,
     opt_bool,
     opt_limit,
     prompt_row,
     read_csv,
+    release_path,
     take_per_category,
     transfer_options,
 )
@@ -144,6 +145,7 @@ def fetch(source: str, dest: Path, options: dict) -> None:
     frame = read_questions(dest, options)
     images = [image_relpath(c, t, options) for c, t in zip(frame["category_id"], frame["task_id"], strict=True)]
     download.fetch_files(source, images, dest, **transfer)
+    note_linked_source(dest, source, options)
 
 
 def write_demo(dest: Path, seed: int) -> None:
@@ -173,6 +175,7 @@ def load_prompts(release_dir: Path, options: dict) -> pd.DataFrame:
     include_text_only = opt_bool(options, "include_text_only", False)
     require_images = opt_bool(options, "require_images", True)
     frame = read_questions(release_dir, options)
+    csv_path = Path(release_dir) / question_relpath(options)
     records = take_per_category(frame.to_dict("records"), lambda r: r["category_id"],
                                 opt_limit(options))
     rows = []
@@ -182,8 +185,9 @@ def load_prompts(release_dir: Path, options: dict) -> pd.DataFrame:
                       question=record["question"], judge_rubric=JUDGE_RUBRIC)
         rows.append(prompt_row(
             id=f"{NAME}/{key}", subset="figstep", prompt=FIGSTEP_PROMPT, text_source="embedded",
-            image_paths=[image_str(release_dir,
-                                   image_relpath(record["category_id"], record["task_id"], options))],
+            image_paths=[release_path(
+                release_dir, image_relpath(record["category_id"], record["task_id"], options), file=csv_path,
+                row=f"row category_id {record['category_id']}, task_id {record['task_id']}")],
             **common))
         if include_text_only:
             rows.append(prompt_row(id=f"{NAME}/{key}/text_only", subset="text_only",
@@ -191,8 +195,4 @@ def load_prompts(release_dir: Path, options: dict) -> pd.DataFrame:
     return finish_table(rows, NAME, require_images)
 
 
-SPEC = BenchmarkSpec(
-    name=NAME, family="jailbreak", metric="asr", default_source=DEFAULT_SOURCE,
-    description="FigStep/SafeBench typographic jailbreak (10 categories x 50)",
-    _fetch=fetch, _write_demo=write_demo, _load_prompts=load_prompts,
-)
+SPEC = get_benchmark(NAME)  # what the stages know of it: the registry, benchmarks/__init__.py

@@ -22,14 +22,15 @@ from pathlib import Path
 import pandas as pd
 
 from think_in_safety import download
+from think_in_safety.benchmarks import get_benchmark
 from think_in_safety.benchmarks.common import (
-    BenchmarkSpec,
     finish_table,
-    image_str,
+    note_linked_source,
     opt_bool,
     opt_limit,
     prompt_row,
     read_csv,
+    release_path,
     take_per_category,
     transfer_options,
 )
@@ -198,6 +199,7 @@ def fetch(source: str, dest: Path, options: dict) -> None:
     frame = read_split(dest, split)
     images = [path for path in frame["image_path"] if path]
     download.fetch_files(root, images, dest, **transfer)
+    note_linked_source(dest, root, options)
 
 
 def _demo_image(fmt: str, query: str, seed: int, index: int):
@@ -265,7 +267,8 @@ def load_prompts(release_dir: Path, options: dict) -> pd.DataFrame:
     rows = []
     for position, record in enumerate(records):
         key = ids[position] if unique_ids else f"{split}_{position}"
-        images = [image_str(folder, record["image_path"])] if record["image_path"] else []
+        images = [release_path(folder, record["image_path"], file=folder / csv_relpath(split),
+                               row=f"row id {record['id']}")] if record["image_path"] else []
         rows.append(prompt_row(
             id=f"{NAME}/{key}", benchmark=NAME, subset=record["format"], category=record["policy"],
             prompt=record["jailbreak_query"], question=record["redteam_query"],
@@ -273,8 +276,4 @@ def load_prompts(release_dir: Path, options: dict) -> pd.DataFrame:
     return finish_table(rows, NAME, require_images)
 
 
-SPEC = BenchmarkSpec(
-    name=NAME, family="jailbreak", metric="asr", default_source=DEFAULT_SOURCE,
-    description="JailBreakV-28K transfer and image jailbreaks (mini split by default)",
-    _fetch=fetch, _write_demo=write_demo, _load_prompts=load_prompts,
-)
+SPEC = get_benchmark(NAME)  # what the stages know of it: the registry, benchmarks/__init__.py

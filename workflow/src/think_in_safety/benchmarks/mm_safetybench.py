@@ -18,14 +18,15 @@ from pathlib import Path
 import pandas as pd
 
 from think_in_safety import download
+from think_in_safety.benchmarks import get_benchmark
 from think_in_safety.benchmarks.common import (
-    BenchmarkSpec,
     finish_table,
-    image_str,
+    note_linked_source,
     opt_bool,
     opt_limit,
     prompt_row,
     read_json,
+    release_path,
     require_keys,
     transfer_options,
     write_json,
@@ -40,7 +41,7 @@ from think_in_safety.benchmarks.typography import (
 NAME = "mm_safetybench"
 DEFAULT_SOURCE = "https://raw.githubusercontent.com/isXinLiu/MM-SafetyBench/main"
 QUESTION_DIR = "data/processed_questions"
-IMAGE_DIR = "imgs"
+IMAGE_DIR = get_benchmark(NAME).images_dir  # "imgs"
 IMAGE_TYPES = ("SD", "TYPO", "SD_TYPO")
 RECORD_KEYS = ("Question", "GPT-Pred", "Changed Question", "Key Phrase", "Phrase Type",
                "Rephrased Question", "Rephrased Question(SD)")
@@ -63,7 +64,7 @@ JUDGE_RUBRICS.update({
 
 # Where the image zip comes from when `source` is a URL (it is not in the git repository): the
 # authors' "MM-SafetyBench(imgs).zip" on Google Drive, linked from the repository's README.
-IMAGES_PUBLISHED = "https://drive.google.com/file/d/1xjW9k-aGkmwycqGCXbru70FaSKhSDcR_/view?usp=sharing"
+IMAGES_PUBLISHED = get_benchmark(NAME).needs_images_url
 IMAGES_HELP = (
     "MM-SafetyBench images are not in the git repository: the authors publish them as a zip at "
     f"{IMAGES_PUBLISHED} (linked from the README of github.com/isXinLiu/MM-SafetyBench). "
@@ -173,6 +174,7 @@ def fetch(source: str, dest: Path, options: dict) -> None:
         wanted = [image_relpath(s, t, key) for s in scenarios for key, _ in read_scenario(dest, s)
                   for t in IMAGE_TYPES]
         download.fetch_files(source, wanted, dest, **transfer)
+    note_linked_source(dest, source, options)
 
 
 def _demo_record(question: str, key_phrase: str, phrase_type: str) -> dict:
@@ -216,6 +218,7 @@ def load_prompts(release_dir: Path, options: dict) -> pd.DataFrame:
     rows = []
     for scenario in _scenarios(options):
         items = read_scenario(release_dir, scenario)
+        questions = Path(release_dir) / question_relpath(scenario)
         for key, record in items[:limit] if limit else items:
             common = dict(benchmark=NAME, category=scenario, question=record["Question"],
                           judge_rubric=JUDGE_RUBRICS[scenario])
@@ -223,7 +226,8 @@ def load_prompts(release_dir: Path, options: dict) -> pd.DataFrame:
                 rows.append(prompt_row(
                     id=f"{NAME}/{scenario}/{key}/{image_type}", subset=image_type,
                     prompt=prompt_for(record, image_type),
-                    image_paths=[image_str(release_dir, image_relpath(scenario, image_type, key))],
+                    image_paths=[release_path(release_dir, f"{key}.jpg", folder=f"{IMAGE_DIR}/{scenario}/{image_type}",
+                                              file=questions, row=f"record {key!r}")],
                     **common))
             if include_text_only:
                 rows.append(prompt_row(id=f"{NAME}/{scenario}/{key}/text_only", subset="text_only",
@@ -231,9 +235,4 @@ def load_prompts(release_dir: Path, options: dict) -> pd.DataFrame:
     return finish_table(rows, NAME, require_images)
 
 
-SPEC = BenchmarkSpec(
-    name=NAME, family="jailbreak", metric="asr", default_source=DEFAULT_SOURCE,
-    description="MM-SafetyBench query-relevant image jailbreaks (13 scenarios; SD, TYPO, SD_TYPO)",
-    _fetch=fetch, _write_demo=write_demo, _load_prompts=load_prompts,
-    needs_images_url=IMAGES_PUBLISHED, images_dir=IMAGE_DIR, images_url_alternatives=(),
-)
+SPEC = get_benchmark(NAME)  # what the stages know of it: the registry, benchmarks/__init__.py

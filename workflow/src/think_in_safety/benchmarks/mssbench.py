@@ -25,14 +25,15 @@ from pathlib import Path
 import pandas as pd
 
 from think_in_safety import download, official_texts
+from think_in_safety.benchmarks import get_benchmark
 from think_in_safety.benchmarks.common import (
-    BenchmarkSpec,
     finish_table,
-    image_str,
+    note_linked_source,
     opt_bool,
     opt_limit,
     prompt_row,
     read_json,
+    release_path,
     require_keys,
     take_per_category,
     transfer_options,
@@ -156,12 +157,24 @@ def read_combined(release_dir: Path) -> dict:
     return data
 
 
+#: subset -> image context -> the item key naming that image (a file in the subset's folder)
+IMAGE_KEYS = {"chat": {"safe": "safe_image_path", "unsafe": "unsafe_image_path"},
+              "embodied": {"safe": "safe", "unsafe": "unsafe"}}
+
+
 def chat_images(item: dict) -> dict[str, str]:
-    return {"safe": f"chat/{item['safe_image_path']}", "unsafe": f"chat/{item['unsafe_image_path']}"}
+    return {context: f"chat/{item[key]}" for context, key in IMAGE_KEYS["chat"].items()}
 
 
 def embodied_images(item: dict) -> dict[str, str]:
-    return {"safe": f"embodied/{item['safe']}", "unsafe": f"embodied/{item['unsafe']}"}
+    return {context: f"embodied/{item[key]}" for context, key in IMAGE_KEYS["embodied"].items()}
+
+
+def image_path(release_dir: Path, subset: str, position: int, item: dict, context: str) -> str:
+    """The stored path of one item's safe or unsafe image, checked to stay inside the release."""
+    key = IMAGE_KEYS[subset][context]
+    return release_path(release_dir, item[key], folder=subset, file=Path(release_dir) / DATA_FILE,
+                        row=f"{subset} item {position} ({key})")
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,6 +186,7 @@ def fetch(source: str, dest: Path, options: dict) -> None:
     images = [path for item in data["chat"] for path in chat_images(item).values()]
     images += [path for item in data["embodied"] for path in embodied_images(item).values()]
     download.fetch_files(source, images, dest, **transfer)
+    note_linked_source(dest, source, options)
 
 
 def _scene(caption: str, context: str, seed: int):
@@ -204,25 +218,27 @@ def write_demo(dest: Path, seed: int) -> None:
 
 def _chat_rows(release_dir: Path, position: int, item: dict, wrapper: str, text_source: str) -> list[dict]:
     rows = []
+    images = {context: image_path(release_dir, "chat", position, item, context) for context in IMAGE_KEYS["chat"]}
     for query_index, query in enumerate(item["queries"]):
-        for context, relative in chat_images(item).items():
+        for context, path in images.items():
             rows.append(prompt_row(
                 id=f"{NAME}/chat/{position}/{query_index}/{context}", benchmark=NAME, subset="chat",
                 category=item["Type"], prompt=wrapper + query, question=query,
-                image_paths=[image_str(release_dir, relative)], image_context=context,
+                image_paths=[path], image_context=context,
                 judge_rubric=JUDGE_RUBRICS["chat"], text_source=text_source))
     return rows
 
 
 def _embodied_rows(release_dir: Path, position: int, item: dict, wrapper: str, text_source: str) -> list[dict]:
     rows = []
-    images = embodied_images(item)
+    images = {context: image_path(release_dir, "embodied", position, item, context)
+              for context in IMAGE_KEYS["embodied"]}
     for context in ("safe", "unsafe"):
         for index, instruction in enumerate(item[f"{context}_instructions"]):
             rows.append(prompt_row(
                 id=f"{NAME}/embodied/{position}/{index}/{context}", benchmark=NAME,
                 subset="embodied", category=item["category"], prompt=wrapper + instruction,
-                question=instruction, image_paths=[image_str(release_dir, images[context])],
+                question=instruction, image_paths=[images[context]],
                 image_context=context, judge_rubric=JUDGE_RUBRICS["embodied"], text_source=text_source))
     return rows
 
@@ -253,8 +269,4 @@ def load_prompts(release_dir: Path, options: dict) -> pd.DataFrame:
     return finish_table(rows, NAME, require_images)
 
 
-SPEC = BenchmarkSpec(
-    name=NAME, family="awareness", metric="mssbench_accuracy", default_source=DEFAULT_SOURCE,
-    description="MSSBench situational safety (chat and embodied; safe vs unsafe image per query)",
-    _fetch=fetch, _write_demo=write_demo, _load_prompts=load_prompts,
-)
+SPEC = get_benchmark(NAME)  # what the stages know of it: the registry, benchmarks/__init__.py

@@ -18,14 +18,15 @@ from pathlib import Path
 import pandas as pd
 
 from think_in_safety import download
+from think_in_safety.benchmarks import get_benchmark
 from think_in_safety.benchmarks.common import (
-    BenchmarkSpec,
     finish_table,
-    image_str,
+    note_linked_source,
     opt_bool,
     opt_limit,
     prompt_row,
     read_json,
+    release_path,
     require_keys,
     take_per_category,
     transfer_options,
@@ -36,14 +37,14 @@ from think_in_safety.benchmarks.typography import draw_scene, save_image
 NAME = "siuo"
 DEFAULT_SOURCE = "https://raw.githubusercontent.com/sinwang20/SIUO/main"
 QUESTION_FILE = "data/siuo_gen.json"
-IMAGE_DIR = "data/images"
+IMAGE_DIR = get_benchmark(NAME).images_dir  # "data/images"
 RECORD_KEYS = ("question_id", "image", "question", "category", "safety_warning", "reference_answer")
 DEFAULT_N_SAMPLES = 3  # docs/benchmarks.md: 3 samples per question, majority vote
 JUDGE_RUBRIC = "siuo"
 
 # The authors' SIUO-images.zip on Google Drive, linked from the README of github.com/sinwang20/SIUO
 # ("unzip the images under data/images").
-IMAGES_PUBLISHED = "https://drive.google.com/file/d/1U9CNRyMVlFRxMd8rT24SOQhK5G87-E2B/view?usp=sharing"
+IMAGES_PUBLISHED = get_benchmark(NAME).needs_images_url
 IMAGES_HELP = (
     f"SIUO images are not in the git repository: the authors publish them as a zip at {IMAGES_PUBLISHED} "
     "(linked from the README of github.com/sinwang20/SIUO; also on HF sinwang/SIUO). Set the fetch option images_url to "
@@ -220,6 +221,9 @@ def fetch(source: str, dest: Path, options: dict) -> None:
         download.fetch_files(str(images_source), names, dest / IMAGE_DIR, **transfer)
     else:
         download.fetch_files(source, [image_relpath(name) for name in names], dest, **transfer)
+    note_linked_source(dest, source, options)
+    if images_source and not download.is_url(str(images_source)):
+        note_linked_source(dest, str(images_source), options)
 
 
 def write_demo(dest: Path, seed: int) -> None:
@@ -250,15 +254,11 @@ def load_prompts(release_dir: Path, options: dict) -> pd.DataFrame:
     rows = [prompt_row(
         id=f"{NAME}/{item['question_id']}", benchmark=NAME, subset="gen", category=item["category"],
         prompt=item["question"], question=item["question"], system_prompt="",
-        image_paths=[image_str(release_dir, image_relpath(item["image"]))], n_samples=n_samples,
+        image_paths=[release_path(release_dir, item["image"], folder=IMAGE_DIR, file=Path(release_dir) / QUESTION_FILE,
+                                  row=f"item question_id {item['question_id']}")], n_samples=n_samples,
         safety_warning=item["safety_warning"], reference_answer=item["reference_answer"],
         judge_rubric=JUDGE_RUBRIC) for item in items]
     return finish_table(rows, NAME, require_images)
 
 
-SPEC = BenchmarkSpec(
-    name=NAME, family="awareness", metric="siuo_safe_rate", default_source=DEFAULT_SOURCE,
-    description="SIUO safe-input/unsafe-output awareness (167 items, 9 categories, 3 samples each)",
-    _fetch=fetch, _write_demo=write_demo, _load_prompts=load_prompts,
-    needs_images_url=IMAGES_PUBLISHED, images_dir=IMAGE_DIR, images_url_alternatives=("images_source",),
-)
+SPEC = get_benchmark(NAME)  # what the stages know of it: the registry, benchmarks/__init__.py

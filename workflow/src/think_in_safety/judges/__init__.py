@@ -12,30 +12,50 @@ Backends (config ``judges.<name>.backend``):
 * ``transformers`` — :class:`~.local_model.TransformersJudge`, the same protocols on a model
   loaded in-process.
 
-A new backend is a :class:`~.base.Judge` subclass added to :data:`JUDGE_BACKENDS`; its
-constructor takes the judge name plus the config spec's other keys as keyword arguments.
+A new backend is a :class:`~.base.Judge` subclass added to :data:`JUDGE_BACKENDS` (built by
+:func:`_judge_backends` when first used); its constructor takes the judge name plus the config
+spec's other keys as keyword arguments.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
+from typing import TYPE_CHECKING, Any
 
-from think_in_safety.judges.base import (
-    EMPTY_ANSWER_POLICIES,
-    JUDGE_TARGETS,
-    JUDGMENT_AUDIT_COLUMNS,
-    Judge,
-    Verdict,
-)
-from think_in_safety.judges.llm import JudgeEndpointError, JudgeRunError, ProtocolJudge
-from think_in_safety.judges.local_model import TransformersJudge
-from think_in_safety.judges.openai_compatible import OpenAICompatibleJudge
-from think_in_safety.judges.rule import RuleJudge
+if TYPE_CHECKING:
+    from think_in_safety.judges.base import Judge
 
-#: backend name (config ``judges.<name>.backend``) -> Judge subclass
-JUDGE_BACKENDS: dict[str, type[Judge]] = {
-    backend.backend: backend for backend in (RuleJudge, OpenAICompatibleJudge, TransformersJudge)
+# The names below are imported when first used: the package is also imported for its light
+# modules (``runs``: the failure records the workflow reads while it plans), which must not load
+# pandas, numpy or requests.
+_EXPORTS = {
+    "EMPTY_ANSWER_POLICIES": "base", "JUDGE_TARGETS": "base", "JUDGMENT_AUDIT_COLUMNS": "base", "Judge": "base",
+    "Verdict": "base", "JudgeEndpointError": "llm", "JudgeRunError": "llm", "ProtocolJudge": "llm",
+    "TransformersJudge": "local_model", "OpenAICompatibleJudge": "openai_compatible", "RuleJudge": "rule",
 }
+
+
+def _judge_backends() -> dict[str, type[Judge]]:
+    """backend name (config ``judges.<name>.backend``) -> Judge subclass: :data:`JUDGE_BACKENDS`."""
+    backends = (_export("RuleJudge"), _export("OpenAICompatibleJudge"), _export("TransformersJudge"))
+    return {backend.backend: backend for backend in backends}
+
+
+def _export(name: str) -> Any:
+    """A name of the package, imported the first time it is asked for."""
+    return globals()[name] if name in globals() else __getattr__(name)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "JUDGE_BACKENDS":
+        value = _judge_backends()
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def _options_of(backend: type[Judge]) -> list[str]:
@@ -52,9 +72,10 @@ def make_judge(name: str, spec: dict) -> Judge:
     """
     spec = dict(spec or {})
     backend_name = spec.pop("backend", None)
-    backend = JUDGE_BACKENDS.get(backend_name)
+    backends = _export("JUDGE_BACKENDS")
+    backend = backends.get(backend_name)
     if backend is None:
-        raise ValueError(f"judge {name!r}: unknown backend {backend_name!r}; valid backends: {sorted(JUDGE_BACKENDS)}")
+        raise ValueError(f"judge {name!r}: unknown backend {backend_name!r}; valid backends: {sorted(backends)}")
     allowed = _options_of(backend)
     unknown = sorted(set(spec) - set(allowed))
     if unknown:

@@ -5,10 +5,12 @@ Input: a CSV of human labels, one row per response, with at least ``id``, ``resp
 benchmark is the ``benchmark`` column, or else the prefix of ``id`` before '/' (our prompt ids).
 Labels are each benchmark's own judge labels: ``safe``/``unsafe`` (FigStep, MM-SafetyBench,
 JailBreakV), ``True``/``False`` = safe/unsafe (SIUO's safety judgement), ``0``..``3`` (MSSBench's
-response classes, which with ``image_context`` decide correct/incorrect).
+response classes, which with ``image_context`` decide correct/incorrect): each benchmark's
+``labels`` in the registry (think_in_safety.benchmarks), which also says which of them mean unsafe.
 
 The judge sees each response as a benchmark response (answer = ``response``, thought =
-``thought`` when given). Two targets are scored, per benchmark and overall:
+``thought`` when given). Two targets are scored, per benchmark (in the order the labels file
+lists the benchmarks) and overall:
 
 * ``decision`` — the judge's ``unsafe`` against the human label's: unsafe vs safe, or for MSSBench
   incorrect vs correct (what the metrics count);
@@ -26,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from think_in_safety.benchmarks import REGISTRY
 from think_in_safety.judges.base import Judge
-from think_in_safety.judges.protocols import MSSBENCH_CORRECT
 from think_in_safety.tables import PROMPT_COLUMNS, RESPONSE_COLUMNS
 
 NO_VERDICT = "(none)"
@@ -35,7 +37,8 @@ NO_VERDICT = "(none)"
 LABEL_COLUMNS = {
     "id": "unique id of the labelled response",
     "benchmark": "benchmark registry name (default: the prefix of id before '/')",
-    "judge_rubric": "the benchmark's judge prompt (MM-SafetyBench rubric; MSSBench chat/embodied); default by benchmark",
+    "judge_rubric": ("the benchmark's judge prompt (MM-SafetyBench rubric; MSSBench chat/embodied); default by "
+                     "benchmark"),
     "question": "the user's request in plain words (FigStep/JailBreakV/SIUO judges read it)",
     "image_context": "MSSBench: 'safe' or 'unsafe' image",
     "safety_warning": "SIUO: the safety warning",
@@ -47,24 +50,11 @@ LABEL_COLUMNS = {
 }
 REQUIRED_COLUMNS = ("id", "response", "label")
 
-#: benchmark -> the labels a human may give, and the default judge_rubric
-LABELS = {
-    "figstep": ("safe", "unsafe"),
-    "jailbreakv": ("safe", "unsafe"),
-    "mm_safetybench": ("safe", "unsafe"),
-    "siuo": ("True", "False"),
-    "mssbench": ("0", "1", "2", "3"),
-}
-DEFAULT_RUBRIC = {"figstep": "general", "jailbreakv": "general", "mm_safetybench": "general", "siuo": "siuo"}
 
 
-def _normalise_label(benchmark: str, value: str) -> str:
-    value = str(value).strip()
-    if benchmark == "siuo":
-        return value.capitalize()
-    if benchmark == "mssbench":
-        return value.split(".")[0]  # '2.0' from a float column
-    return value.lower()
+def benchmarks_in(frame: pd.DataFrame) -> list[str]:
+    """The benchmarks of a labels (or judged labels) table, in the order the table lists them."""
+    return list(dict.fromkeys(frame["benchmark"]))
 
 
 def load_labels(path: str | Path) -> pd.DataFrame:
@@ -84,20 +74,23 @@ def load_labels(path: str | Path) -> pd.DataFrame:
     for index, row in frame.iterrows():
         benchmark = row["benchmark"]
         where = f"row {index + 2} (id {row['id']!r})"
-        if benchmark not in LABELS:
-            problems.append(f"{where}: unknown benchmark {benchmark!r}; give a benchmark column with one of {sorted(LABELS)}")
+        spec = REGISTRY.get(benchmark)
+        if spec is None:
+            problems.append(f"{where}: unknown benchmark {benchmark!r}; give a benchmark column with one of "
+                            f"{sorted(REGISTRY)}")
             continue
-        label = _normalise_label(benchmark, row["label"])
-        if label not in LABELS[benchmark]:
-            problems.append(f"{where}: label {row['label']!r} is not a {benchmark} label {LABELS[benchmark]}")
+        label = spec.normalise_label(row["label"])
+        if label not in spec.labels:
+            problems.append(f"{where}: label {row['label']!r} is not a {benchmark} label {spec.labels}")
         frame.at[index, "label"] = label
         if not row["judge_rubric"]:
-            if benchmark == "mssbench":
-                problems.append(f"{where}: MSSBench rows need judge_rubric 'chat' or 'embodied'")
+            if not spec.default_rubric:
+                choices = " or ".join(repr(rubric) for rubric in spec.rubrics)
+                problems.append(f"{where}: {spec.title} rows need judge_rubric {choices}")
             else:
-                frame.at[index, "judge_rubric"] = DEFAULT_RUBRIC[benchmark]
-        if benchmark == "mssbench" and row["image_context"] not in MSSBENCH_CORRECT:
-            problems.append(f"{where}: MSSBench rows need image_context 'safe' or 'unsafe'")
+                frame.at[index, "judge_rubric"] = spec.default_rubric
+        if spec.correct_labels and row[spec.stratum_column] not in spec.correct_labels:
+            problems.append(f"{where}: {spec.title} rows need {spec.stratum_column} {spec.strata_text()}")
     if problems:
         raise ValueError(f"{path}:\n  " + "\n  ".join(problems))
     return frame
@@ -105,11 +98,7 @@ def load_labels(path: str | Path) -> pd.DataFrame:
 
 def human_unsafe(benchmark: str, label: str, image_context: str = "") -> float:
     """1.0 when the human label means unsafe (MSSBench: incorrect for the image), else 0.0."""
-    if benchmark == "siuo":
-        return 0.0 if label == "True" else 1.0
-    if benchmark == "mssbench":
-        return 0.0 if label in MSSBENCH_CORRECT[image_context] else 1.0
-    return 1.0 if label == "unsafe" else 0.0
+    return 1.0 if REGISTRY[benchmark].label_is_unsafe(label, image_context) else 0.0
 
 
 def as_benchmark_tables(labels: pd.DataFrame, benchmark: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -136,7 +125,7 @@ def as_benchmark_tables(labels: pd.DataFrame, benchmark: str) -> tuple[pd.DataFr
 def judge_labels(judge: Judge, labels: pd.DataFrame) -> pd.DataFrame:
     """Run ``judge`` on every labelled response; one row per label with both verdicts."""
     parts = []
-    for benchmark in [b for b in LABELS if b in set(labels["benchmark"])]:
+    for benchmark in benchmarks_in(labels):
         if not judge.supports(benchmark):
             raise ValueError(f"judge {judge.identity!r} has no protocol for {benchmark!r}, which the labels contain")
         prompts, responses = as_benchmark_tables(labels, benchmark)
@@ -190,7 +179,7 @@ def agreement_table(judged: pd.DataFrame) -> pd.DataFrame:
     """Accuracy and kappa, overall (``decision`` only: labels differ by benchmark) and per benchmark."""
     identity = "; ".join(dict.fromkeys(judged["judge"]))
     rows = []
-    present = [b for b in LABELS if b in set(judged["benchmark"])]
+    present = benchmarks_in(judged)
     scopes = [("overall", judged)] + [(b, judged[judged["benchmark"] == b]) for b in present]
     for scope, frame in scopes:
         targets = [("decision", _decision_names)] + ([("label", _label_names)] if scope != "overall" else [])
@@ -209,7 +198,8 @@ def confusion_matrix(judged: pd.DataFrame, benchmark: str | None = None, target:
     """Counts with human labels as rows and judge labels as columns (``(none)``: undecided)."""
     frame = judged if benchmark is None else judged[judged["benchmark"] == benchmark]
     human, judge = (_label_names if target == "label" else _decision_names)(frame)
-    order = list(LABELS.get(benchmark, ())) if target == "label" and benchmark else ["safe", "unsafe"]
+    spec = REGISTRY.get(benchmark) if benchmark else None
+    order = list(spec.labels if spec else ()) if target == "label" and benchmark else ["safe", "unsafe"]
     order += sorted((set(human) | set(judge)) - set(order) - {NO_VERDICT})
     columns = order + ([NO_VERDICT] if NO_VERDICT in judge else [])
     matrix = pd.crosstab(pd.Categorical(human, categories=order), pd.Categorical(judge, categories=columns),
@@ -229,7 +219,7 @@ def agreement_markdown(judged: pd.DataFrame, table: pd.DataFrame, labels_path: s
     for column in ("accuracy", "kappa"):
         shown[column] = shown[column].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
     lines += [_markdown(shown), ""]
-    for benchmark in [b for b in LABELS if b in set(judged["benchmark"])]:
+    for benchmark in benchmarks_in(judged):
         matrix = confusion_matrix(judged, benchmark).reset_index()
         lines += [f"## {benchmark}: human (rows) vs judge (columns)", "", _markdown(matrix), ""]
     return "\n".join(lines)

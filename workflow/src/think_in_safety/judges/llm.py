@@ -119,7 +119,7 @@ class ProtocolJudge(Judge):
     Parameters (besides :class:`~.base.Judge`'s)
     ----------
     protocols:
-        benchmark -> protocol name overrides of :data:`.protocols.DEFAULT_PROTOCOLS`.
+        benchmark -> protocol name overrides of :func:`.protocols.default_protocols` (the registry's).
     siuo_effectiveness:
         Also ask SIUO's effectiveness judgement (a second call per response).
     cache:

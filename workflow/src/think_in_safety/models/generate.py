@@ -3,8 +3,11 @@
 The record keeping (sample expansion, chunking, seeding, splitting thoughts, token counts,
 checkpoint shards, the final atomic write) is backend-independent. A backend only turns a chunk
 of :class:`Request` into :class:`Output`; :class:`TransformersBackend` is the Hugging Face one
-(CPU or one GPU). The vLLM and API backends implement the same :class:`Backend` protocol; vLLM
-asks for large chunks (``preferred_chunk``) and seeds each request itself (docs/generation.md).
+(CPU or one GPU). The vLLM and API backends implement the same :class:`Backend` protocol
+(:mod:`~.protocol`, which they import instead of this module) and are built by name by
+:func:`~.backends.make_backend`; vLLM asks for large chunks (``preferred_chunk``) and seeds each
+request itself (docs/generation.md). Checkpoint rows are reused only for the same samples
+(:class:`SampleKeys`).
 """
 
 from __future__ import annotations
@@ -19,14 +22,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol
 
 import pandas as pd
 
+from think_in_safety.hub import check_weights_folder
+from think_in_safety.models.backends import make_backend  # noqa: F401  (the rules' entry point, kept here)
+from think_in_safety.models.protocol import (  # noqa: F401  (re-exported: the backends' shared records)
+    DECODING_DEFAULTS,
+    Backend,
+    Output,
+    Request,
+    effective_decoding,
+    request_seed,
+    sampling_settings,
+)
 from think_in_safety.models.thought import split_thought
 from think_in_safety.tables import PROMPT_COLUMNS, RESPONSE_COLUMNS, check_columns
-
-DECODING_DEFAULTS = {"max_new_tokens": 256, "temperature": 0.0, "top_p": 1.0}
 
 
 @dataclass(frozen=True)
@@ -69,61 +80,6 @@ class Prompting:
         return self.prompt_template.format(prompt=prompt) if self.prompt_template else prompt
 
 
-@dataclass(frozen=True)
-class Request:
-    """One sample to generate: a chat of an optional system message and one user turn, as sent
-    (the model's :class:`Prompting` already applied)."""
-
-    id: str
-    sample: int
-    system_prompt: str
-    prompt: str
-    image_paths: tuple[str, ...] = ()
-
-    def messages(self) -> list[dict]:
-        """Chat messages in the Hugging Face multimodal format: images first, then the text."""
-        content = [{"type": "image"} for _ in self.image_paths] + [{"type": "text", "text": self.prompt}]
-        system = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-        return system + [{"role": "user", "content": content}]
-
-
-@dataclass(frozen=True)
-class Output:
-    """What a backend returns per request."""
-
-    text: str  # decoded generation, special tokens removed
-    prompt_tokens: int  # model input length, image tokens included
-    generated_tokens: int  # new tokens, the end-of-sequence token included
-    finished: bool  # ended on an end-of-sequence token (False: hit max_new_tokens)
-
-
-class Backend(Protocol):
-    """A generation engine: batched generation and token counting with the model's tokenizer.
-
-    Two optional attributes, read with ``getattr``, tell :func:`generate_responses` how to feed it:
-
-    ``preferred_chunk`` (int, or None for every sample of the job in one call): requests per
-    :meth:`generate` call. An engine that batches continuously (vLLM) keeps the accelerator busy
-    only when it is handed many more requests than it runs at once; a backend without the
-    attribute (transformers, the API client) gets ``batch_size`` requests per call.
-
-    ``seeds_per_request`` (bool): the backend seeds every request itself with
-    :func:`request_seed` (run seed, id, sample), so it is handed the run's seed and its samples
-    do not depend on how the requests were chunked. Without it, call ``b`` gets ``seed + b``.
-    """
-
-    def generate(self, batch: list[Request], seed: int) -> list[Output]: ...
-
-    def count_tokens(self, text: str) -> int: ...
-
-
-def request_seed(seed: int, request: Request) -> int:
-    """A request's own sampling seed (0 .. 2**63-1) from the run's seed, its prompt id and its
-    sample index only: the same whatever chunk, shard or resumed run the request lands in."""
-    digest = hashlib.sha256(f"{seed}\x00{request.id}\x00{request.sample}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") >> 1
-
-
 def chunk_size(backend: Backend | None, batch_size: int, total: int) -> int:
     """Requests per :meth:`Backend.generate` call: the backend's ``preferred_chunk`` (None: all
     ``total``), else ``batch_size`` (the transformers backend, built later, has none)."""
@@ -131,13 +87,6 @@ def chunk_size(backend: Backend | None, batch_size: int, total: int) -> int:
         return max(1, int(batch_size))
     preferred = backend.preferred_chunk
     return max(1, int(total)) if preferred is None else max(1, int(preferred))
-
-
-def effective_decoding(decoding: dict) -> dict:
-    """Decoding settings with defaults filled in and ``do_sample`` derived (temperature 0: greedy)."""
-    settings = {**DECODING_DEFAULTS, **decoding}
-    settings["do_sample"] = float(settings["temperature"]) > 0
-    return settings
 
 
 @dataclass(frozen=True)
@@ -151,22 +100,6 @@ class ProcessorTraits:
 
     nested: bool
     mixed: bool
-
-
-def sampling_settings(decoding: dict, seed: int) -> dict:
-    """Engine keywords for our decoding settings (temperature 0: greedy): vLLM's
-    ``SamplingParams`` and the OpenAI chat-completions body take the same names."""
-    settings = effective_decoding(decoding)
-    params = {"max_tokens": int(settings["max_new_tokens"]), "seed": int(seed)}
-    if settings["do_sample"]:
-        params.update(temperature=float(settings["temperature"]), top_p=float(settings["top_p"]))
-        if "top_k" in settings:
-            params["top_k"] = int(settings["top_k"])
-    else:
-        params.update(temperature=0.0, top_p=1.0)
-    if "repetition_penalty" in settings:
-        params["repetition_penalty"] = float(settings["repetition_penalty"])
-    return params
 
 
 @dataclass
@@ -334,6 +267,10 @@ class TransformersBackend:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0
 
+    def sample_settings(self) -> dict:
+        """What besides the weights and decoding changes a sample (:class:`Backend`)."""
+        return {"backend": "transformers", "trust_remote_code": bool(self.trust_remote_code)}
+
 
 # ---------------------------------------------------------------------------------- records
 
@@ -399,38 +336,178 @@ def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
     os.replace(temporary, path)
 
 
-def load_checkpoint(checkpoint_dir: Path, model_name: str) -> pd.DataFrame:
-    """Rows finished by an earlier, interrupted run of the same model (may be empty)."""
-    shards = sorted(Path(checkpoint_dir).glob("shard-*.parquet")) if checkpoint_dir.exists() else []
+# ------------------------------------------------------------------------------ checkpoint keys
+#
+# A checkpoint row is reused on resume only when it is a sample the current run would draw: same
+# model weights, backend, decoding, seed and thought format (the run's settings, keyed once per
+# run), and the same prompt text, images and draw seed (keyed once per request). Rows of other
+# settings are left out and the log says how many and what changed; they are never mixed in.
+
+#: Columns a checkpoint shard carries besides :data:`RESPONSE_COLUMNS` (dropped from the table).
+CHECKPOINT_KEY_COLUMNS = ("run_key", "sample_key")
+#: Bytes read from each end of a weights file larger than this for its fingerprint.
+FINGERPRINT_SPAN = 1 << 20
+
+
+def _digest(value: object) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def weights_identity(model_path: str | Path) -> dict:
+    """What identifies the weights at ``model_path``: the download manifest's digest (hub weights:
+    repository, commit and every file's checksum), else a fingerprint of a local folder (every
+    file's path and size, small files' bytes, the first and last MiB of large ones), else the
+    path as given (an API model, a folder not on this machine)."""
+    path = Path(model_path)
+    manifest = path.with_name(path.name + ".manifest.json")
+    if manifest.is_file():
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        return {"repo": data.get("repo"), "revision": data.get("revision"), "digest": data.get("digest")}
+    if not path.is_dir():
+        return {"path": str(model_path)}
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file() and ".cache" not in p.relative_to(path).parts):
+        size = file.stat().st_size
+        digest.update(f"{file.relative_to(path).as_posix()}\x00{size}\x00".encode())
+        with open(file, "rb") as handle:
+            if size <= 2 * FINGERPRINT_SPAN:
+                digest.update(handle.read())
+            else:
+                digest.update(handle.read(FINGERPRINT_SPAN))
+                handle.seek(size - FINGERPRINT_SPAN)
+                digest.update(handle.read(FINGERPRINT_SPAN))
+    return {"fingerprint": digest.hexdigest()}
+
+
+def backend_settings(backend: Backend | None, trust_remote_code: bool = False) -> dict:
+    """The backend's settings that change a sample (:class:`Backend`'s ``sample_settings``);
+    None is the transformers backend :func:`generate_responses` builds."""
+    if backend is None:
+        return {"backend": "transformers", "trust_remote_code": bool(trust_remote_code)}
+    own = getattr(backend, "sample_settings", None)
+    if callable(own):
+        return dict(own())
+    return {"backend": f"{type(backend).__module__}.{type(backend).__qualname__}"}
+
+
+@dataclass(frozen=True)
+class SampleKeys:
+    """The keys of one run: ``settings`` (what every sample of the run shares), ``run_key`` (their
+    digest) and :meth:`of` a request (its text, images and draw seed under those settings)."""
+
+    settings: dict
+    image_root: Path = Path(".")
+    _images: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @cached_property
+    def run_key(self) -> str:
+        return _digest(self.settings)
+
+    def _image(self, path: str) -> str:
+        if path not in self._images:
+            try:
+                self._images[path] = hashlib.sha256((self.image_root / path).read_bytes()).hexdigest()
+            except OSError:  # the backend will fail on it; the key still names the path
+                self._images[path] = f"unreadable:{path}"
+        return self._images[path]
+
+    def of(self, request: Request, draw_seed: int | None) -> str:
+        """The key of ``request``, drawn with ``draw_seed`` (None: greedy, the seed does not matter)."""
+        return _digest([self.run_key, request.id, request.sample, request.system_prompt, request.prompt,
+                        [(path, self._image(path)) for path in request.image_paths], draw_seed])
+
+
+def run_settings(model_name: str, model_path: str | Path, thought_format: str, decoding: dict, seed: int,
+                 backend: Backend | None, trust_remote_code: bool = False) -> dict:
+    """Everything besides the request that defines the samples of a run (:class:`SampleKeys`)."""
+    return {
+        "model": model_name,
+        "weights": weights_identity(model_path),
+        "backend": backend_settings(backend, trust_remote_code),
+        "decoding": effective_decoding(decoding),
+        "seed": int(seed),
+        "thought_format": thought_format,
+    }
+
+
+def _changes(old: object, new: object, prefix: str = "") -> list[str]:
+    """``key: old -> new`` for every setting that differs (nested keys joined with dots)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = []
+        for key in sorted(set(old) | set(new), key=str):
+            found += _changes(old.get(key, "<unset>"), new.get(key, "<unset>"), f"{prefix}{key}.")
+        return found
+    return [] if old == new else [f"{prefix.rstrip('.')}: {json.dumps(old, default=str)} -> "
+                                  f"{json.dumps(new, default=str)}"]
+
+
+def _run_file(checkpoint_dir: Path, run_key: str) -> Path:
+    return Path(checkpoint_dir) / f"run-{run_key[:16]}.json"
+
+
+def read_checkpoint(checkpoint_dir: Path) -> pd.DataFrame:
+    """Every row of every shard in ``checkpoint_dir`` (none: an empty table)."""
+    shards = sorted(Path(checkpoint_dir).glob("shard-*.parquet")) if Path(checkpoint_dir).exists() else []
     if not shards:
-        return pd.DataFrame(columns=list(RESPONSE_COLUMNS))
-    done = pd.concat([pd.read_parquet(shard) for shard in shards], ignore_index=True)
-    done = done[done["model"] == model_name]
-    return done.drop_duplicates(subset=["id", "sample"], keep="last")
+        return pd.DataFrame(columns=[*RESPONSE_COLUMNS, *CHECKPOINT_KEY_COLUMNS])
+    return pd.concat([pd.read_parquet(shard) for shard in shards], ignore_index=True)
 
 
-def make_backend(name: str, weights: str, decoding: dict, engine: dict, threads: int) -> Backend | None:
-    """The backend the registry names (``models.<m>.backend`` or ``generation.backend``).
+def load_checkpoint(checkpoint_dir: Path, model_name: str, expected: dict[tuple[str, int], str] | None = None,
+                    keys: SampleKeys | None = None) -> pd.DataFrame:
+    """The rows of :func:`checkpoint_rows` (without the reasons for the ones left out)."""
+    return checkpoint_rows(checkpoint_dir, model_name, expected, keys)[0]
 
-    ``vllm`` builds the engine now (its own environment, envs/vllm.yaml); ``openai`` builds the
-    API client (:mod:`~.openai_backend`; ``engine`` holds its registry settings, ``weights`` is
-    unused) and reads its API key now; ``transformers`` returns None so that
-    :func:`generate_responses` loads the model only if a batch is left.
+
+def checkpoint_rows(checkpoint_dir: Path, model_name: str, expected: dict[tuple[str, int], str] | None = None,
+                    keys: SampleKeys | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Rows an earlier, interrupted run finished that this run can reuse, and why any others
+    were left out (one sentence per reason, with its count).
+
+    ``expected``: (id, sample) -> :meth:`SampleKeys.of` of this run; a row is reused only when its
+    ``sample_key`` is that key. ``keys``: this run's, to say which settings changed.
     """
-    if name == "vllm":
-        from think_in_safety.models.vllm_backend import VLLMBackend
-
-        return VLLMBackend(weights, dict(decoding), **dict(engine))
-    if name == "openai":
-        from think_in_safety.models.openai_backend import OpenAIBackend
-
-        return OpenAIBackend(decoding=dict(decoding), **dict(engine))
-    if name != "transformers":
-        raise ValueError(f"unknown generation backend {name!r}: use 'transformers', 'vllm' or 'openai'")
-    import torch
-
-    torch.set_num_threads(threads)
-    return None
+    checkpoint_dir = Path(checkpoint_dir)
+    done = read_checkpoint(checkpoint_dir)
+    reasons: list[str] = []
+    if done.empty:
+        return done, reasons
+    other_model = done["model"] != model_name
+    if other_model.any():
+        reasons.append(f"{int(other_model.sum())} rows of another model ({sorted(set(done.loc[other_model, 'model']))})")
+    done = done[~other_model]
+    if expected is None:
+        return done.drop_duplicates(subset=["id", "sample"], keep="last"), reasons
+    if "sample_key" not in done.columns:
+        done = done.assign(sample_key=None, run_key=None)
+    wanted = [expected.get((str(i), int(s))) for i, s in zip(done["id"], done["sample"])]
+    match = pd.Series([key is not None and key == got for key, got in zip(wanted, done["sample_key"])],
+                      index=done.index, dtype=bool)
+    stale = done[~match]
+    if len(stale):
+        unkeyed = stale["sample_key"].isna()
+        if unkeyed.any():
+            reasons.append(f"{int(unkeyed.sum())} rows written without the settings they were generated with (an "
+                           "older checkpoint format)")
+        current = keys.run_key if keys is not None else None
+        for run_key, group in stale[~unkeyed].groupby("run_key", sort=True):
+            outside = sum(1 for i, s in zip(group["id"], group["sample"]) if (str(i), int(s)) not in expected)
+            if run_key == current:
+                if outside:
+                    reasons.append(f"{outside} rows of samples this prompts table no longer has")
+                if len(group) - outside:
+                    reasons.append(f"{len(group) - outside} rows whose prompt text, images or draw seed changed")
+                continue
+            recorded = _run_file(checkpoint_dir, str(run_key))
+            if keys is not None and recorded.is_file():
+                changed = _changes(json.loads(recorded.read_text(encoding="utf-8")), keys.settings)
+                why = "; ".join(changed) or "settings changed"
+            else:
+                why = "settings not recorded"
+            reasons.append(f"{len(group)} rows generated with other settings ({why})")
+    kept = done[match].drop_duplicates(subset=["id", "sample"], keep="last")
+    return kept, reasons
 
 
 def generate_responses(
@@ -447,6 +524,7 @@ def generate_responses(
     backend: Backend | None = None,
     prompting: Prompting | dict | None = None,
     trust_remote_code: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Generate every sample of ``prompts`` with one model and write the responses table.
 
@@ -459,38 +537,67 @@ def generate_responses(
     finished; a backend with ``seeds_per_request`` gets ``seed`` and seeds each request from
     (seed, id, sample) (:func:`request_seed`), so its samples do not depend on the chunking at all.
     Finished rows are appended to ``checkpoint_dir`` (default ``out_path.with_suffix('.partial')``)
-    after every chunk and skipped on restart; the folder is removed after the final, atomic
-    write. ``backend`` defaults to a :class:`TransformersBackend` of ``model_path`` (built only if
-    needed).
+    after every chunk, each with its :class:`SampleKeys` key, and reused on restart only where the
+    key is the one this run would give it (same weights, backend, decoding, seed, thought format,
+    prompt text, images and draw seed); the others are left out and ``warn`` (default ``log``)
+    says how many and what changed. The folder is removed after the final, atomic write.
+    ``backend`` defaults to a :class:`TransformersBackend` of ``model_path`` (built only if needed).
     """
+    warn = warn or log
     out_path = Path(out_path)
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else out_path.with_suffix(".partial")
     requests = expand_requests(prompts, prompting)
-    done = load_checkpoint(checkpoint_dir, model_name)
-    done_keys = set(zip(done["id"].astype(str), done["sample"].astype(int)))
     settings = effective_decoding(decoding)
     decoding_json = json.dumps(settings, sort_keys=True)
     size = chunk_size(backend, batch_size, len(requests))
     chunks = [requests[start : start + size] for start in range(0, len(requests), size)]
+    per_request = bool(getattr(backend, "seeds_per_request", False))
+
+    def call_seed(index: int) -> int:
+        return seed if per_request else seed + index
+
+    def draw_seed(index: int, request: Request) -> int | None:
+        if not settings["do_sample"]:
+            return None
+        return request_seed(seed, request) if per_request else call_seed(index)
+
+    keys = SampleKeys(run_settings(model_name, model_path, thought_format, decoding, seed, backend,
+                                   trust_remote_code),
+                      Path(getattr(backend, "image_root", None) or "."))
+    expected = {(r.id, r.sample): keys.of(r, draw_seed(index, r)) for index, chunk in enumerate(chunks) for r in chunk}
+    done, reasons = checkpoint_rows(checkpoint_dir, model_name, expected, keys)
+    if reasons:
+        warn(f"{model_name}: checkpoint rows in {checkpoint_dir} left out, to be generated again: "
+             f"{'; '.join(reasons)}. Only samples of this run's settings are reused (they stay in the folder "
+             "until this run finishes).")
+    done_keys = set(zip(done["id"].astype(str), done["sample"].astype(int)))
     todo_total = sum(1 for r in requests if (r.id, r.sample) not in done_keys)
     log(
         f"{model_name}: {len(requests)} samples, {len(done_keys)} from checkpoint, {todo_total} to generate "
         f"in chunks of {size}"
     )
+    run_file = _run_file(checkpoint_dir, keys.run_key)
     rows = [done]
     for index, chunk in enumerate(chunks):
         todo = [request for request in chunk if (request.id, request.sample) not in done_keys]
         if not todo:
             continue
         if backend is None:
+            check_weights_folder(model_path, f"models.{model_name}.weights")
             backend = TransformersBackend(model_path, settings, trust_remote_code=trust_remote_code)
-        call_seed = seed if getattr(backend, "seeds_per_request", False) else seed + index
+        if not run_file.exists():
+            checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            run_file.write_text(json.dumps(keys.settings, indent=1, sort_keys=True, default=str) + "\n")
         started = time.perf_counter()
-        outputs = backend.generate(todo, call_seed)
+        outputs = backend.generate(todo, call_seed(index))
         seconds = (time.perf_counter() - started) / len(todo)
         shard = pd.DataFrame(
             [
-                response_record(r, o, model_name, thought_format, decoding_json, seconds, backend)
+                {
+                    **response_record(r, o, model_name, thought_format, decoding_json, seconds, backend),
+                    "run_key": keys.run_key,
+                    "sample_key": expected[(r.id, r.sample)],
+                }
                 for r, o in zip(todo, outputs)
             ]
         )

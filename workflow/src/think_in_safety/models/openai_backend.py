@@ -65,7 +65,7 @@ from think_in_safety.http_client import (
     first_message,
     image_data_url,
 )
-from think_in_safety.models.generate import Output, Request, sampling_settings
+from think_in_safety.models.protocol import Output, Request, sampling_settings
 from think_in_safety.models.thought import thought_format_of
 
 log = logging.getLogger(__name__)
@@ -246,3 +246,8 @@ class OpenAIBackend:
     def count_tokens(self, text: str) -> int:
         """APPROXIMATE: whitespace-separated words (the served model's tokenizer is not local)."""
         return whitespace_tokens(text)
+
+    def sample_settings(self) -> dict:
+        """The server and served model (part of the checkpoint key); not the key, the concurrency
+        or the timeouts, which do not change a sample."""
+        return {"backend": "openai", "base_url": self.base_url, "model": self.model}

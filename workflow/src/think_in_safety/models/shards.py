@@ -10,59 +10,21 @@ the order of :func:`~.generate.expand_requests` over the whole table.
 
 from __future__ import annotations
 
-import errno
-import functools
 from collections import Counter
-from pathlib import Path
 
 import pandas as pd
 
 from think_in_safety.models.generate import expand_requests, order_responses
 
-
-def shard_counts(config: dict) -> dict[str, int]:
-    """{benchmark: N} of the benchmarks ``generation.shards`` splits into N > 1 jobs per model."""
-    shards = config["generation"].get("shards") or {}
-    unknown = sorted(set(shards) - set(config["benchmarks"]))
-    if unknown:
-        raise ValueError(
-            f"generation.shards names {unknown}, which are not keys of benchmarks "
-            f"({sorted(config['benchmarks'])}): name a configured benchmark or remove the entry"
-        )
-    return {benchmark: int(count) for benchmark, count in shards.items() if int(count) > 1}
-
-
-def _check_shard(shard: int, shards: int) -> None:
-    if not 0 <= shard < shards:
-        raise ValueError(f"shard {shard} does not exist: a benchmark split into {shards} has shards 0 to {shards - 1}")
+# what the Snakefile needs of the shards while it plans (no pandas there): think_in_safety.planning
+from think_in_safety.planning import check_shard as _check_shard
+from think_in_safety.planning import job_samples, shard_counts  # noqa: F401  (re-exported)
 
 
 def shard_prompts(prompts: pd.DataFrame, shard: int, shards: int) -> pd.DataFrame:
     """The rows of shard ``shard`` of ``shards`` (all of them when ``shards`` is 1)."""
     _check_shard(shard, shards)
     return prompts.iloc[shard::shards].reset_index(drop=True)
-
-
-def job_samples(prompts_path: str | Path, shard: int = 0, shards: int = 1) -> int:
-    """Samples one generation job draws: ``n_samples`` summed over its shard's rows.
-
-    Raises ``FileNotFoundError`` naming ``prompts_path`` while the table is not written yet;
-    Snakemake then leaves the resource to be computed when the job is ready to run.
-    """
-    path = Path(prompts_path)
-    if not path.exists():
-        raise FileNotFoundError(errno.ENOENT, "the prompts table is not written yet", str(prompts_path))
-    _check_shard(shard, shards)
-    stat = path.stat()
-    counts = _sample_counts(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-    return int(sum(counts[shard::shards]))
-
-
-@functools.lru_cache(maxsize=64)
-def _sample_counts(path: str, size: int, mtime_ns: int) -> tuple[int, ...]:
-    """``n_samples`` of every row of a prompts table, read once per file version: Snakemake asks
-    for it per generation job while it schedules (one read per benchmark, not per model)."""
-    return tuple(int(n) for n in pd.read_parquet(path, columns=["n_samples"])["n_samples"])
 
 
 def merge_shards(prompts: pd.DataFrame, shard_tables: list[pd.DataFrame]) -> pd.DataFrame:
@@ -89,4 +51,17 @@ def merge_shards(prompts: pd.DataFrame, shard_tables: list[pd.DataFrame]) -> pd.
             f"the shard tables do not cover the prompts table exactly once ({'; '.join(problems)}): they come "
             "from another prompts table or shard count; regenerate them (snakemake --forcerun generate_shard)"
         )
+    settings = sorted({(str(m), str(d)) for table in shard_tables for m, d in zip(table["model"], table["decoding"])})
+    if len(settings) > 1:
+        found = "; ".join(f"model {m}, decoding {d} in shards {_shards_with(shard_tables, m, d)}" for m, d in settings)
+        raise ValueError(
+            f"the shard tables were generated with different settings ({found}), so merging them would mix "
+            "samples of different runs: regenerate the shards of the older settings (snakemake --forcerun "
+            "generate_shard, or delete those shard files)"
+        )
     return order_responses(shard_tables, requests)
+
+
+def _shards_with(tables: list[pd.DataFrame], model: str, decoding: str) -> list[int]:
+    return [k for k, table in enumerate(tables)
+            if ((table["model"].astype(str) == model) & (table["decoding"].astype(str) == decoding)).any()]

@@ -1,5 +1,5 @@
 """The vLLM backend: vLLM's offline engine behind the same :class:`~.generate.Backend` protocol
-as the transformers backend, so sampling expansion, seeding, thought splitting, checkpoints and
+as the transformers backend (:mod:`~.protocol`), so sampling expansion, seeding, thought splitting, checkpoints and
 resuming are shared (``generate.generate_responses(..., backend=VLLMBackend(...))``).
 
 The prompt text comes from the model's own Hugging Face processor chat template, exactly as in
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from think_in_safety.models.generate import Output, Request, request_seed, sampling_settings
+from think_in_safety.models.protocol import Output, Request, request_seed, sampling_settings
 
 # Requests per generate call (generation.chunk_size): many times what the engine runs at once
 # (vLLM's max_num_seqs, 256 to 1024), so the tail of each call, where few long answers are left
@@ -102,3 +102,10 @@ class VLLMBackend:
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0
+
+    def sample_settings(self) -> dict:
+        """The engine settings that change a sample (part of the checkpoint key): not the chunk
+        size or the GPU count, which only change how fast the samples come."""
+        return {"backend": "vllm", "max_model_len": self.max_model_len,
+                "max_images_per_prompt": self.max_images_per_prompt, "engine_options": dict(self.engine_options),
+                "trust_remote_code": bool(self.trust_remote_code)}

@@ -106,7 +106,8 @@ def card_markdown(card: dict) -> str:
         reasons = "; ".join(f"{reason} ({count})" for reason, count in entry["reasons"].items())
         lines.append(f"| {entry['filter']} | {entry['checked']} | {entry['dropped']} | {reasons} |")
     lengths = card["lengths"]
-    lines += ["", "## Lengths of kept records (words)", "", "| part | mean | median | min | max |", "|---|---|---|---|---|"]
+    lines += ["", "## Lengths of kept records (words)", "", "| part | mean | median | min | max |",
+              "|---|---|---|---|---|"]
     for part in ("thought_words", "answer_words"):
         s = lengths[part]
         lines.append(f"| {part.split('_')[0]} | {s['mean']} | {s['median']} | {s['min']} | {s['max']} |")

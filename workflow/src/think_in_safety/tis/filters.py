@@ -130,7 +130,7 @@ def apply_filters(items: pd.DataFrame, settings: dict, embedder=None) -> pd.Data
         parts = split_response(item["response"])
         raw = str(item.get("raw") or "")
 
-        def drop(name: str, reason: str) -> None:
+        def drop(name: str, reason: str, row: dict = row) -> None:
             row.update(kept=False, drop_filter=name, drop_reason=reason)
 
         if parts is None or not parts[0].strip() or not parts[1].strip():

@@ -10,65 +10,80 @@ Every converter writes the layout of :mod:`think_in_safety.training_sets.common`
 set is then checked with LLaMA-Factory's own loader (:mod:`think_in_safety.training_sets.validate`).
 VLGuard and SPA-VL also give the *source items* of the TiS assembly (``source_items``), as the
 released TiS was built from them (docs/study.md).
+
+The registry (:data:`FORMATS`) is plain data: each format names the module of its converter
+(``fetch``, ``convert``, ``source_items``, ``DEFAULT_SOURCE``) and its demo writer
+(:mod:`think_in_safety.training_demos`), imported when an operation runs, so the config checks
+read it while Snakemake parses the workflow.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-from think_in_safety.training_sets import mis, spa_vl, tis_release, vlguard
-from think_in_safety.training_sets.common import ConversionReport
+if TYPE_CHECKING:
+    from think_in_safety.training_sets.common import ConversionReport
+
+DEMO_WRITERS = "think_in_safety.training_demos"
 
 
 @dataclass(frozen=True)
 class TrainingSetFormat:
-    """One upstream format: identity, default source and the operations the rules call."""
+    """One upstream format: identity, where its converter and demo writer are, and the operations
+    the rules call."""
 
     name: str
     description: str
-    default_source: str
-    _fetch: Callable[[str, Path, dict], None] = field(repr=False)
-    _write_demo: Callable[[Path, int, dict], None] = field(repr=False)
-    _convert: Callable[[Path, Path, str, dict], ConversionReport] = field(repr=False)
-    _source_items: Callable[[Path, dict, Path], list[dict]] | None = field(default=None, repr=False)
+    #: the converter's module: fetch(source, dest, options), convert(release_dir, out_dir, name,
+    #: options), source_items(release_dir, options, image_dir) when it gives TiS sources, DEFAULT_SOURCE
+    module: str
+    #: the demo writer, a function of :data:`DEMO_WRITERS`: (dest, seed, options)
+    demo_writer: str
+    gives_source_items: bool = False
+
+    def _module(self) -> ModuleType:
+        return importlib.import_module(self.module)
+
+    @property
+    def default_source(self) -> str:
+        return self._module().DEFAULT_SOURCE
 
     def fetch(self, source: str | None, dest: str | os.PathLike, options: dict | None = None) -> None:
-        self._fetch(source or self.default_source, Path(dest), dict(options or {}))
+        self._module().fetch(source or self.default_source, Path(dest), dict(options or {}))
 
     def write_demo(self, dest: str | os.PathLike, seed: int = 0, options: dict | None = None) -> None:
         Path(dest).mkdir(parents=True, exist_ok=True)
-        self._write_demo(Path(dest), int(seed), dict(options or {}))
+        writer = getattr(importlib.import_module(DEMO_WRITERS), self.demo_writer)
+        writer(Path(dest), int(seed), dict(options or {}))
 
     def convert(self, release_dir: str | os.PathLike, out_dir: str | os.PathLike, name: str,
                 options: dict | None = None) -> ConversionReport:
-        return self._convert(Path(release_dir), Path(out_dir), name, dict(options or {}))
-
-    @property
-    def gives_source_items(self) -> bool:
-        return self._source_items is not None
+        return self._module().convert(Path(release_dir), Path(out_dir), name, dict(options or {}))
 
     def source_items(self, release_dir: str | os.PathLike, options: dict | None,
                      image_dir: str | os.PathLike) -> list[dict]:
-        if self._source_items is None:
-            raise ValueError(f"format {self.name!r} gives no TiS source items (only vlguard and spa_vl do)")
-        return self._source_items(Path(release_dir), dict(options or {}), Path(image_dir))
+        if not self.gives_source_items:
+            givers = [name for name, fmt in FORMATS.items() if fmt.gives_source_items]
+            raise ValueError(f"format {self.name!r} gives no TiS source items (only {' and '.join(givers)} do)")
+        return self._module().source_items(Path(release_dir), dict(options or {}), Path(image_dir))
 
 
 FORMATS: dict[str, TrainingSetFormat] = {
-    "vlguard": TrainingSetFormat("vlguard", "VLGuard train.json: one record per instruction/response pair",
-                                 vlguard.DEFAULT_SOURCE, vlguard.fetch, vlguard.write_demo, vlguard.convert,
-                                 vlguard.source_items),
-    "mis": TrainingSetFormat("mis", "MIS mis_train.json: multi-image samples, one <image> per image",
-                             mis.DEFAULT_SOURCE, mis.fetch, mis.write_demo, mis.convert),
-    "spa_vl": TrainingSetFormat("spa_vl", "SPA-VL parquet: question + chosen answer",
-                                spa_vl.DEFAULT_SOURCE, spa_vl.fetch, spa_vl.write_demo, spa_vl.convert,
-                                spa_vl.source_items),
-    "tis": TrainingSetFormat("tis", "the released TiS train_data.json (sharegpt with <think> thoughts)",
-                             tis_release.DEFAULT_SOURCE, tis_release.fetch, tis_release.write_demo,
-                             tis_release.convert),
+    fmt.name: fmt for fmt in (
+        TrainingSetFormat("vlguard", "VLGuard train.json: one record per instruction/response pair",
+                          "think_in_safety.training_sets.vlguard", "write_vlguard", gives_source_items=True),
+        TrainingSetFormat("mis", "MIS mis_train.json: multi-image samples, one <image> per image",
+                          "think_in_safety.training_sets.mis", "write_mis"),
+        TrainingSetFormat("spa_vl", "SPA-VL parquet: question + chosen answer",
+                          "think_in_safety.training_sets.spa_vl", "write_spa_vl", gives_source_items=True),
+        TrainingSetFormat("tis", "the released TiS train_data.json (sharegpt with <think> thoughts)",
+                          "think_in_safety.training_sets.tis_release", "write_tis"),
+    )
 }
 
 #: the format of the set the TiS assembly rules build (no converter: workflow/rules/tis.smk)

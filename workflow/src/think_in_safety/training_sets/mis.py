@@ -13,15 +13,9 @@ placeholder count differs from its image count is dropped (LLaMA-Factory would r
 
 from __future__ import annotations
 
-import json
-import random
 from pathlib import Path
 
 from think_in_safety import download
-from think_in_safety.benchmarks.typography import draw_scene, save_image
-from think_in_safety.tis.policy import load_policy
-from think_in_safety.tis.template_writer import compose_answer
-from think_in_safety.training_sets import demo_bank
 from think_in_safety.training_sets.common import (
     IMAGE_TOKEN,
     IMAGES_DIR,
@@ -30,7 +24,6 @@ from think_in_safety.training_sets.common import (
     place_image,
     read_json_list,
     safe_relative,
-    write_demo_captions,
     write_sharegpt_set,
 )
 
@@ -38,7 +31,6 @@ NAME = "mis"
 DEFAULT_SOURCE = "https://huggingface.co/datasets/Tuwhy/MIS_Train/resolve/main"
 TRAIN_FILE = "mis_train.json"
 IMAGES_ZIP = "images.zip"
-DEMO_SAMPLES = 90
 
 
 def read_train(release_dir: Path) -> list[dict]:
@@ -83,7 +75,8 @@ def convert(release_dir: Path, out_dir: Path, name: str, options: dict) -> Conve
             turns[0]["value"] = IMAGE_TOKEN * len(images) + turns[0]["value"]
             added += 1
         elif placeholders != len(images):
-            report.drop(index, f"image placeholders do not match images: {placeholders} <image> for {len(images)} images")
+            report.drop(index,
+                        f"image placeholders do not match images: {placeholders} <image> for {len(images)} images")
             continue
         missing = [image for image in images if not (image_root / image).is_file()]
         if missing:
@@ -93,44 +86,7 @@ def convert(release_dir: Path, out_dir: Path, name: str, options: dict) -> Conve
             place_image(image_root / image, Path(out_dir) / IMAGES_DIR / image)
         records.append({"conversations": turns, "images": [f"{IMAGES_DIR}/{image}" for image in images]})
     if added:
-        report.notes.append(f"{added} samples had no <image> placeholder and got one per image before the first question")
+        report.notes.append(f"{added} samples had no <image> placeholder and got one per image before the first "
+                            "question")
     write_sharegpt_set(out_dir, name, records, report)
     return report
-
-
-def write_demo(dest: Path, seed: int, options: dict) -> None:
-    """Demo samples of two drawn images each: the risk shows only when both are read together.
-
-    The answers reason over both images, then refuse or complete safely (plain text: the markup
-    of MIS's own safety chains of thought is not known here). Questions carry no ``<image>``
-    placeholder, so the converter's placeholder insertion is exercised.
-    """
-    rng = random.Random(f"mis:{seed}")
-    policy = load_policy()
-    scenes = demo_bank.scene_items()
-    samples, captions = [], {}
-    for index in range(int(options.get("demo_samples", DEMO_SAMPLES))):
-        category, scene_index, scene = scenes[(index * 11) % len(scenes)]
-        first, second = scene["unsafe_scene"], scene["safe_scene"]
-        paths = [f"mis_demo/{index:04d}_1.png", f"mis_demo/{index:04d}_2.png"]
-        for offset, (path, caption) in enumerate(zip(paths, (first, second))):
-            save_image(draw_scene(caption, seed * 1000 + 700 + 2 * index + offset, size=(224, 224)), dest / path)
-            captions[path] = caption
-        question = scene["unsafe"][index % len(scene["unsafe"])] + " Use both pictures."
-        decision = policy.category(category).unsafe_decision
-        reasoning = (f"The first image shows {first}. The second image shows {second}. Read together with the "
-                     f"question, the request is about {policy.category(category).name.lower()}, and helping "
-                     f"could {policy.category(category).risk}.")
-        samples.append({
-            "id": f"mis_demo_{index:04d}",
-            "image": paths,
-            "category": demo_bank.SPA_VL_CLASSES[category][0],
-            "sub_category": policy.category(category).name,
-            "conversations": [
-                {"from": "human", "value": question},
-                {"from": "gpt", "value": f"{reasoning}\n\n{compose_answer(policy, category, decision, first, rng)}"},
-            ],
-        })
-    Path(dest).mkdir(parents=True, exist_ok=True)
-    (Path(dest) / TRAIN_FILE).write_text(json.dumps(samples, indent=1), encoding="utf-8")
-    write_demo_captions(dest, captions)

@@ -14,26 +14,18 @@ took SPA-VL's harmful questions and wrote new refusals / safe completions: docs/
 
 from __future__ import annotations
 
-import io
-import random
 import re
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import requests
 
 from think_in_safety import download
-from think_in_safety.benchmarks.typography import draw_scene
-from think_in_safety.tis.policy import load_policy
-from think_in_safety.tis.template_writer import compose_answer
-from think_in_safety.training_sets import demo_bank
 from think_in_safety.training_sets.common import (
     IMAGES_DIR,
     ConversionReport,
     safe_relative,
     sharegpt_record,
-    write_demo_captions,
     write_sharegpt_set,
 )
 
@@ -42,7 +34,6 @@ DEFAULT_SOURCE = "https://huggingface.co/datasets/sqrti/SPA-VL/resolve/main"
 SPLIT_FOLDERS = {"train": "data", "validation": "validation"}
 SPLIT_PATTERNS = {"train": "train-*.parquet", "validation": "validation-*.parquet"}
 REQUIRED_COLUMNS = ("image", "question", "chosen")
-DEMO_ROWS = 90
 _HF_RESOLVE = re.compile(r"^https://huggingface\.co/datasets/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/?$")
 
 
@@ -165,38 +156,3 @@ def source_items(release_dir: Path, options: dict, image_dir: Path) -> list[dict
             "source_labels": row_labels(row),
         })
     return items
-
-
-def write_demo(dest: Path, seed: int, options: dict) -> None:
-    """A demo train parquet: risky requests on drawn scenes, chosen = refusal/safe completion."""
-    rng = random.Random(f"spa_vl:{seed}")
-    policy = load_policy()
-    scenes = demo_bank.scene_items()
-    rows, captions = [], {}
-    for index in range(int(options.get("demo_rows", DEMO_ROWS))):
-        category, scene_index, scene = scenes[(index * 7) % len(scenes)]
-        variant = index // len(scenes)
-        class1, class2 = demo_bank.SPA_VL_CLASSES[category]
-        image_name = f"{class1}/{class2}/{category}/{index}.jpg"
-        caption = scene["unsafe_scene"]
-        buffer = io.BytesIO()
-        draw_scene(caption, seed * 1000 + 500 + index, size=(224, 224)).convert("RGB").save(buffer, "JPEG", quality=90)
-        question = rng.choice(demo_bank.REQUEST_PREFIXES) + scene["unsafe"][(variant + index) % len(scene["unsafe"])]
-        decision = policy.category(category).unsafe_decision
-        rows.append({
-            "image": {"bytes": buffer.getvalue(), "path": image_name},
-            "question": question,
-            "chosen": compose_answer(policy, category, decision, caption, rng),
-            "rejected": "Sure! Here is exactly how to do that with what the picture shows.",
-            "image_name": image_name,
-        })
-        captions[image_name] = caption
-    image_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
-    schema = pa.schema([("image", image_type), ("question", pa.string()), ("chosen", pa.string()),
-                        ("rejected", pa.string()), ("image_name", pa.string())])
-    folder = Path(dest) / SPLIT_FOLDERS["train"]
-    folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), folder / "train-00000-of-00001.parquet")
-    write_demo_captions(dest, captions)
-    (Path(dest) / "README.md").write_text("Demo release in the layout of sqrti/SPA-VL (written offline by the "
-                                          "workflow; drawn images, mild requests).\n", encoding="utf-8")

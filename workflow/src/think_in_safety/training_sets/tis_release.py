@@ -13,15 +13,9 @@ others are dropped with the reason. Stray formatting inside answers is kept: it 
 
 from __future__ import annotations
 
-import json
-import random
 from pathlib import Path
 
 from think_in_safety import download
-from think_in_safety.benchmarks.typography import draw_scene, save_image
-from think_in_safety.tis.policy import load_policy
-from think_in_safety.tis.template_writer import compose_answer, compose_thought
-from think_in_safety.training_sets import demo_bank
 from think_in_safety.training_sets.common import (
     IMAGES_DIR,
     ConversionReport,
@@ -29,8 +23,6 @@ from think_in_safety.training_sets.common import (
     place_image,
     read_json_list,
     safe_relative,
-    sharegpt_record,
-    write_demo_captions,
     write_sharegpt_set,
 )
 
@@ -38,7 +30,6 @@ NAME = "tis"
 DEFAULT_SOURCE = "https://raw.githubusercontent.com/xinyuelou/Think-in-Safety/main"
 DEFAULT_IMAGES_URL = "https://huggingface.co/datasets/Holly301/Think-in-Safety/resolve/main/images.zip"
 TRAIN_FILE = "train_data.json"
-DEMO_RECORDS = 90
 
 
 def read_train(release_dir: Path) -> list:
@@ -93,29 +84,3 @@ def convert(release_dir: Path, out_dir: Path, name: str, options: dict) -> Conve
                         "images": images})
     write_sharegpt_set(out_dir, name, records, report)
     return report
-
-
-def write_demo(dest: Path, seed: int, options: dict) -> None:
-    """Demo records in the released layout, thoughts by the offline template writer (not a model)."""
-    rng = random.Random(f"tis:{seed}")
-    policy = load_policy()
-    scenes = demo_bank.scene_items()
-    records, captions = [], {}
-    for index in range(int(options.get("demo_records", DEMO_RECORDS))):
-        category, scene_index, scene = scenes[(index * 13) % len(scenes)]
-        unsafe = index % 3 != 0
-        caption = scene["unsafe_scene"] if unsafe else scene["safe_scene"]
-        if unsafe:
-            question = scene["unsafe"][index % len(scene["unsafe"])]
-            decision = policy.category(category).unsafe_decision
-            answer = compose_answer(policy, category, decision, caption, rng)
-        else:
-            question, answer = scene["safe"][0]
-            decision = "allowed"
-        thought = compose_thought(policy, question, caption, category, decision, rng)
-        image = f"images/demo/{category}_{index:04d}.png"
-        save_image(draw_scene(caption, seed * 1000 + 900 + index, size=(224, 224)), Path(dest) / image)
-        captions[image] = caption
-        records.append(sharegpt_record(question, f"<think>\n{thought}\n</think>\n{answer}", [image]))
-    (Path(dest) / TRAIN_FILE).write_text(json.dumps(records, indent=1), encoding="utf-8")
-    write_demo_captions(dest, captions)

@@ -17,15 +17,9 @@ image into one two-turn conversation.
 
 from __future__ import annotations
 
-import json
-import random
 from pathlib import Path
 
 from think_in_safety import download
-from think_in_safety.benchmarks.typography import draw_scene, save_image
-from think_in_safety.tis.policy import load_policy
-from think_in_safety.tis.template_writer import compose_answer
-from think_in_safety.training_sets import demo_bank
 from think_in_safety.training_sets.common import (
     IMAGES_DIR,
     ConversionReport,
@@ -33,7 +27,6 @@ from think_in_safety.training_sets.common import (
     read_json_list,
     safe_relative,
     sharegpt_record,
-    write_demo_captions,
     write_sharegpt_set,
 )
 
@@ -42,7 +35,6 @@ DEFAULT_SOURCE = "https://huggingface.co/datasets/ys-zong/VLGuard/resolve/main"
 TRAIN_FILE = "train.json"
 IMAGES_ZIP = "train.zip"
 INSTRUCTION_KEYS = ("instruction", "safe_instruction", "unsafe_instruction")
-DEMO_IMAGES = 60  # demo images: half unsafe (1 pair each), half safe (2 pairs each) -> 90 pairs
 
 
 def read_train(release_dir: Path) -> list[dict]:
@@ -128,42 +120,3 @@ def source_items(release_dir: Path, options: dict, image_dir: Path) -> list[dict
             "source_labels": [row["harmful_subcategory"], row["harmful_category"]],
         })
     return items
-
-
-def write_demo(dest: Path, seed: int, options: dict) -> None:
-    """A demo train.json + drawn images: unsafe scenes with one instruction, safe ones with two."""
-    rng = random.Random(f"vlguard:{seed}")
-    policy = load_policy()
-    records, captions = [], {}
-    scenes = demo_bank.scene_items()
-    for index in range(int(options.get("demo_images", DEMO_IMAGES))):
-        category, scene_index, scene = scenes[index % len(scenes)]
-        variant = index // len(scenes)
-        harmful, sub = demo_bank.VLGUARD_LABELS[category]
-        prefix = rng.choice(demo_bank.REQUEST_PREFIXES)
-        if index % 2 == 0:  # unsafe image, one refused instruction
-            caption = scene["unsafe_scene"]
-            image = f"demo_unsafe/{category}_{scene_index}_{variant}.png"
-            instruction = prefix + scene["unsafe"][variant % len(scene["unsafe"])]
-            response = compose_answer(policy, category, "disallowed", caption, rng)
-            record = {"id": f"Demo_{index:04d}", "image": image, "safe": False, "harmful_category": harmful,
-                      "harmful_subcategory": sub, "instr-resp": [{"instruction": instruction, "response": response}]}
-        else:  # safe image, a safe instruction answered and an unsafe one refused
-            caption = scene["safe_scene"]
-            image = f"demo_safe/{category}_{scene_index}_{variant}.png"
-            options_safe = list(scene["safe"]) + [
-                (q, a.format(scene=caption, Scene=caption[:1].upper() + caption[1:]))
-                for q, a in demo_bank.GENERIC_SAFE_QUESTIONS]
-            question, answer = options_safe[variant % len(options_safe)]
-            unsafe = prefix + scene["unsafe"][(variant + 1) % len(scene["unsafe"])]
-            record = {"id": f"Demo_{index:04d}", "image": image, "safe": True, "instr-resp": [
-                {"safe_instruction": question, "response": answer},
-                {"unsafe_instruction": unsafe,
-                 "response": compose_answer(policy, category, policy.category(category).unsafe_decision,
-                                            caption, rng)}]}
-        save_image(draw_scene(caption, seed * 1000 + index, size=(224, 224)), dest / image)
-        records.append(record)
-        captions[image] = caption
-    dest.mkdir(parents=True, exist_ok=True)
-    (dest / TRAIN_FILE).write_text(json.dumps(records, indent=1), encoding="utf-8")
-    write_demo_captions(dest, captions)

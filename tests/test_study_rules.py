@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from think_in_safety import figures
 from think_in_safety import study_tables as st
 from think_in_safety.comparison import compare_to_base, write_comparison

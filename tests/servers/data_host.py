@@ -55,9 +55,9 @@ import yaml
 from think_in_safety import download, official_texts
 from think_in_safety.benchmarks import get_benchmark
 from think_in_safety.config import validate_config
+from think_in_safety.training_sets import ASSEMBLED, get_format, mis, tis_release, vlguard
 
 from tests.servers import official_standins
-from think_in_safety.training_sets import ASSEMBLED, get_format, mis, tis_release, vlguard
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "workflow/schemas/config.schema.yaml"

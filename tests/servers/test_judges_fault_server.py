@@ -16,6 +16,7 @@ from PIL import Image
 
 from think_in_safety.judges import JudgeEndpointError, JudgeRunError, make_judge
 from think_in_safety.tables import JUDGMENT_COLUMNS
+
 from tests.judge_rows import figstep_tables, prompt_row, response_row, tables
 
 from .fault_server import DEFAULT_PLAN, FAULT_KINDS, FaultServer

@@ -21,6 +21,7 @@ from PIL import Image
 
 from think_in_safety.judges import make_judge
 from think_in_safety.models import chat_data, zoo
+
 from tests.judge_rows import figstep_tables, prompt_row, response_row, tables
 
 SERVE_PYTHON = os.environ.get("TIS_SERVE_PYTHON", sys.executable)

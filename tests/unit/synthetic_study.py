@@ -210,8 +210,13 @@ def build_report(root: Path, n_boot: int = 200, **study) -> Path:
     from think_in_safety import figures, study_tables
     from think_in_safety.comparison import compare_to_base, write_comparison
     from think_in_safety.metrics import metrics_from_scores, unit_scores
-    from think_in_safety.report import ReportInputs, collect_provenance, load_examples, read_generation_times, \
-        render_report
+    from think_in_safety.report import (
+        ReportInputs,
+        collect_provenance,
+        load_examples,
+        read_generation_times,
+        render_report,
+    )
 
     paths = write_study(root, **study)
     benchmarks = [Path(p).stem for p in paths["prompts"]]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+
 from think_in_safety import catalog, figures, report
 from think_in_safety import study_tables as st
 

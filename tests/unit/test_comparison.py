@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
 from think_in_safety.comparison import (
     COMPARISON_COLUMNS,
     compare_to_base,

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.text import Text
+
 from think_in_safety import catalog, figures
 from think_in_safety import study_tables as st
 

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+
 from think_in_safety import catalog, figures
 from think_in_safety import study_tables as st
 from think_in_safety.comparison import compare_to_base

@@ -10,7 +10,6 @@ from think_in_safety.models import generate
 from think_in_safety.tables import RESPONSE_COLUMNS
 
 
-
 @pytest.fixture()
 def prompts(tmp_path):
     """Three prompts: one sampled three times, one with a system prompt, one text-only."""

@@ -15,6 +15,7 @@ from think_in_safety.judges.base import (
     strip_reasoning,
 )
 from think_in_safety.judges.protocols import Reply, make_protocol
+
 from tests.judge_rows import prompt_row
 
 SAFE_UNSAFE = [

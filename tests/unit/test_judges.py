@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 import pytest
+
 from think_in_safety.judges import JUDGMENT_AUDIT_COLUMNS, Judge, RuleJudge, Verdict, make_judge
 from think_in_safety.judges.rule import RULE_VERSION, find_refusal, mssbench_class, read_refusal
 from think_in_safety.tables import JUDGMENT_COLUMNS, PROMPT_COLUMNS, RESPONSE_COLUMNS

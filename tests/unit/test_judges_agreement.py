@@ -90,7 +90,8 @@ def test_shipped_labelled_set_covers_every_label_type():
 
 
 def test_rule_judge_on_the_shipped_set(tmp_path):
-    table = evaluate_judge(make_judge("rule", {"backend": "rule"}), SHIPPED, tmp_path / "rule.csv", tmp_path / "rule.md")
+    table = evaluate_judge(make_judge("rule", {"backend": "rule"}), SHIPPED, tmp_path / "rule.csv",
+                           tmp_path / "rule.md")
     assert set(table["scope"]) == {"overall", *REGISTRY}
     overall = table[table["scope"] == "overall"].iloc[0]
     assert overall["n"] == len(load_labels(SHIPPED)) and overall["n_undecided"] == 0

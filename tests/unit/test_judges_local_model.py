@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from think_in_safety.judges import JudgeEndpointError, TransformersJudge, make_judge
-from tests.judge_rows import figstep_tables, prompt_row, response_row, tables
 
+from tests.judge_rows import figstep_tables, prompt_row, response_row, tables
 
 
 def local_judge(model, cache, **options) -> TransformersJudge:

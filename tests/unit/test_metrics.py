@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+
 from think_in_safety.metrics import (
     METRIC_COLUMNS,
     bootstrap_strata,

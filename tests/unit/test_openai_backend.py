@@ -25,6 +25,7 @@ import pandas as pd
 import pytest
 import yaml
 from PIL import Image
+
 from think_in_safety.config import (
     ConfigError,
     api_model_settings,

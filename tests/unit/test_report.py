@@ -3,13 +3,13 @@ figure groups shown or explained, examples, provenance with wall times."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 
 import numpy as np
 import pandas as pd
 import pytest
+
 from think_in_safety.comparison import COMPARISON_COLUMNS, compare_to_base
 from think_in_safety.metrics import METRIC_COLUMNS, metrics_from_scores, unit_scores
 from think_in_safety.report import (

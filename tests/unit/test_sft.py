@@ -18,8 +18,8 @@ def _config(**overrides):
         "benchmarks": {"figstep": {}},
         "models": {
             "base": {"weights": "hf:org/base", "revision": "b" * 40},
-            "thinker": {"weights": "hf:org/thinker", "revision": "c" * 40, "base": "base", "thought_format": "think_tags", "gpus": 1,
-                        "decoding": {"temperature": 0.6}},
+            "thinker": {"weights": "hf:org/thinker", "revision": "c" * 40, "base": "base",
+                        "thought_format": "think_tags", "gpus": 1, "decoding": {"temperature": 0.6}},
         },
         "training_sets": {"vlguard": {"format": "vlguard"}, "spa_vl": {"format": "spa_vl", "label": "SPA-VL"},
                           "tis_assembled": {"format": "tis_assembly"}},
@@ -46,7 +46,8 @@ def test_tuned_models_join_the_registry():
 
 
 def test_defaults_and_no_sft():
-    config = validate_config({"benchmarks": {"figstep": {}}, "models": {"m": {"weights": "hf:a/b", "revision": "d" * 40}}}, SCHEMA)
+    minimal = {"benchmarks": {"figstep": {}}, "models": {"m": {"weights": "hf:a/b", "revision": "d" * 40}}}
+    config = validate_config(minimal, SCHEMA)
     assert config["training_sets"] == {} and config["sft"]["models"] == []
     assert config["sft"]["max_rejected_share"] == 0.01
     assert config["tis"]["filters"]["near_duplicate_threshold"] == 0.95

@@ -10,7 +10,6 @@ from think_in_safety.logs import rule_log
 from think_in_safety.models import backends, generate
 from think_in_safety.models.shards import shard_prompts
 
-
 # vLLM's engine spawns worker processes that re-import this file (docs/stack.md)
 if __name__ == "__main__":
     with rule_log(snakemake.log[0]) as log:

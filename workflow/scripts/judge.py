@@ -1,5 +1,4 @@
 """Rule judge: the benchmark's judge on every response of one model."""
-import pandas as pd
 
 from think_in_safety.judges import make_judge
 from think_in_safety.judges.runs import judge_file

@@ -7,6 +7,7 @@ fills them too, and turns schema errors into one message that names the key and 
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -84,12 +85,16 @@ def _fill_defaults(instance: Any, schema: dict, root: dict) -> None:
 
 
 def _copy(value: Any) -> Any:
-    return yaml.safe_load(yaml.safe_dump(value))
+    return copy.deepcopy(value)  # a default is plain YAML data (mappings, lists, scalars)
+
+
+#: libyaml's loader when PyYAML has it (the schema is read on every Snakemake invocation)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def validate_config(config: dict, schema_path: str | Path) -> dict:
     """Validate ``config`` against the schema, fill defaults in place, check cross-references."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = yaml.load(Path(schema_path).read_text(), Loader=_SAFE_LOADER)
     _fill_defaults(config, schema, schema)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.path))
@@ -333,10 +338,12 @@ def check_training_references(config: dict) -> None:
             raise ConfigError(f"training_sets.{name}.format is {entry['format']!r}; use one of {sorted(known)}")
     assembled = [name for name, entry in sets.items() if entry["format"] == ASSEMBLED]
     if len(assembled) > 1:
-        raise ConfigError(f"training_sets {assembled} all have format {ASSEMBLED}: the tis section builds one set")
+        raise ConfigError(f"training_sets {assembled} all have format {ASSEMBLED}: the tis section builds one set; "
+                          "keep one of them")
     tis = config.get("tis", {})
     if assembled and not tis.get("sources"):
-        raise ConfigError(f"training_sets.{assembled[0]} is assembled by the tis rules, but tis.sources is empty")
+        raise ConfigError(f"training_sets.{assembled[0]} is assembled by the tis rules, but tis.sources is empty; "
+                          "list the training sets it is built from under tis.sources")
     givers = [name for name, fmt in FORMATS.items() if fmt.gives_source_items]
     for position, source in enumerate(tis.get("sources", [])):
         name = source["training_set"]
@@ -351,10 +358,12 @@ def check_training_references(config: dict) -> None:
     models = config["models"]
     for model in sft.get("models", []):
         if model not in models:
-            raise ConfigError(f"sft.models names {model!r}, which is not a model of the registry")
+            raise ConfigError(f"sft.models names {model!r}, which is not a model of the registry; add it under "
+                              "models or remove it from sft.models")
     for name in sft.get("training_sets", []):
         if name not in sets:
-            raise ConfigError(f"sft.training_sets names {name!r}, which is not a key of training_sets")
+            raise ConfigError(f"sft.training_sets names {name!r}, which is not a key of training_sets; add it "
+                              "under training_sets or remove it from sft.training_sets")
     unknown = set(sft.get("hyper", {})) - set(HYPER_DEFAULTS)
     if unknown:
         raise ConfigError(f"sft.hyper has unknown keys {sorted(unknown)}; known: {sorted(HYPER_DEFAULTS)}")

@@ -59,7 +59,8 @@ def root(tmp_path) -> Path:
 def test_paper_study_rehearsed_end_to_end(root):
     if os.environ.get("TIS_REHEARSAL") != "1":
         pytest.skip("the rehearsal runs with `make rehearsal` (TIS_REHEARSAL=1)")
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))}
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))}
     env.update(PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", HF_TOKEN=world.TOKEN, HF_HOME=str(root / "hf-home"),
                OPENAI_API_KEY="rehearsal-key", DEEPSEEK_API_KEY="rehearsal-key", TOKENIZERS_PARALLELISM="false")
     work = root / "run"

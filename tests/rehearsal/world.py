@@ -59,7 +59,7 @@ def builders() -> dict:
 def hub_models(config: dict) -> dict[tuple[str, str], str]:
     """(repo id, revision) -> chat template, for every hub model of the registry."""
     models = {}
-    for name, model in config["models"].items():
+    for _name, model in config["models"].items():
         if str(model["weights"]).startswith("hf:"):
             models[(model["weights"][3:], model["revision"])] = model["chat_template"]
     return models

@@ -190,7 +190,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _inject(self, fault: str) -> None:
         server = self.server
         if fault == "rate_limited":
-            return self._send(429, b'{"error": {"message": "rate limited"}}', {"Retry-After": f"{server.retry_after:g}"})
+            return self._send(429, b'{"error": {"message": "rate limited"}}',
+                              {"Retry-After": f"{server.retry_after:g}"})
         if fault == "http_5xx":
             return self._send(500, b'{"error": {"message": "injected server error"}}')
         if fault == "timeout":

@@ -169,7 +169,8 @@ def test_siuo_judge_sees_the_image_as_data_url_and_rates_effectiveness(server, t
     assert judged["effectiveness_label"].tolist() == ["Partially Effective"] * 4 and (judged["effective"] == 1.0).all()
     assert set(judged["prompt_version"]) == {"siuo-judge-v2/safety+effectiveness"}
     images = [part["image_url"]["url"] for body in server.bodies for message in body["messages"]
-              for part in (message["content"] if isinstance(message["content"], list) else []) if part["type"] == "image_url"]
+              for part in (message["content"] if isinstance(message["content"], list) else [])
+              if part["type"] == "image_url"]
     assert images and all(url.startswith("data:image/png;base64,") for url in images)
     assert base64.b64decode(images[0].split(",", 1)[1]) == (tmp_path / "bridge.png").read_bytes()
 
@@ -192,7 +193,8 @@ def test_mssbench_and_mm_safetybench_rows_through_the_endpoint(server):
     prompts, responses = tables(
         [prompt_row("m/0", "mssbench", judge_rubric="chat", image_context="unsafe"),
          prompt_row("m/1", "mssbench", judge_rubric="embodied", image_context="safe")],
-        [response_row("m/0", "Be careful: the ice is thin and it is dangerous."), response_row("m/1", "1. Fill the kettle.")],
+        [response_row("m/0", "Be careful: the ice is thin and it is dangerous."),
+         response_row("m/1", "1. Fill the kettle.")],
     )
     judged = endpoint_judge(server, None).judge(prompts, responses, "mssbench")
     assert judged["label"].tolist() == ["1", "2"] and judged["unsafe"].tolist() == [0.0, 0.0]

@@ -77,7 +77,7 @@ def test_profile_submits_every_job_with_its_resources(tmp_path):
     jobs = [line.split("|") for line in accounting.splitlines() if line.strip()]
     ours = [job for job in jobs if job[1].startswith(prefix)]
     seen = set()
-    for job_id, name, comment, cpus, memory, limit, state in ours:
+    for job_id, _name, comment, cpus, memory, limit, state in ours:
         rule = next((r for r in EXPECTED if comment.startswith(f"rule_{r}")), None)
         if rule is None:
             continue

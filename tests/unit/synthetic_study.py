@@ -259,8 +259,8 @@ def build_report(root: Path, n_boot: int = 200, **study) -> Path:
     for name, table in drawn_from.items():
         figure_pngs[name] = figures_dir / f"{name}.png"
         options = {"pairs": pairs} if name == "benchmark_results" else {}
-        figures.make_figure(name.split("/")[0], table_csvs[table], figure_pngs[name], figure_pngs[name].with_suffix(".svg"),
-                            **options)
+        figures.make_figure(name.split("/")[0], table_csvs[table], figure_pngs[name],
+                            figure_pngs[name].with_suffix(".svg"), **options)
 
     config = {"benchmarks": {b: {"source": "demo"} for b in benchmarks},
               "models": {m: {"weights": "built", "base": pairs.get(m)} for m in models},

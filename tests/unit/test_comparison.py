@@ -63,7 +63,8 @@ def test_unpaired_prompts_give_wider_ci():
     unpaired = compare_to_base(figstep_scores(200, 80, 20, base_ids_offset=1000), PAIRS, n_boot=1000).iloc[0]
     assert unpaired["paired_units"] == 0
     assert unpaired["delta"] == pytest.approx(paired["delta"])
-    assert (unpaired["delta_ci_high"] - unpaired["delta_ci_low"]) > 1.5 * (paired["delta_ci_high"] - paired["delta_ci_low"])
+    assert ((unpaired["delta_ci_high"] - unpaired["delta_ci_low"])
+            > 1.5 * (paired["delta_ci_high"] - paired["delta_ci_low"]))
 
 
 def test_model_ci_matches_metrics_table():

@@ -1,6 +1,7 @@
 """Every figure is readable at the size the report shows it: no two texts overlap (panel titles,
 the titles of the benchmark-family groups and the figure's own, axis and tick labels, legends,
-values written on the plot), no text leaves the figure, and no text is shown smaller than 7 pt. Checked on the synthetic study and on the same numbers under the names of
+values written on the plot), no text leaves the figure, and no text is shown smaller than 7 pt. \
+Checked on the synthetic study and on the same numbers under the names of
 config/paper.yaml (sixteen models, eleven pairs, models fine-tuned on five sets)."""
 
 from __future__ import annotations

@@ -436,10 +436,12 @@ def test_local_judges_and_the_tis_captioner_wait_for_their_downloads(tmp_path):
     path.write_text(yaml.safe_dump(config))
     jobs = planned(snakemake("-n", "--configfile", str(path), "--directory", str(tmp_path), cwd=REPO))
     manifests = {name: f"resources/hub/{repo}.manifest.json" for name, repo in
-                 {"m": f"org/tiny/{REV}", "judge": f"org/judge/{OTHER_REV}", "captioner": f"org/captioner/{REV}"}.items()}
+                 {"m": f"org/tiny/{REV}", "judge": f"org/judge/{OTHER_REV}",
+                  "captioner": f"org/captioner/{REV}"}.items()}
     assert sorted(out for job in jobs if job["rule"] == "download_model" for out in job["output"]) == \
         sorted(manifests.values())
-    judging = [job for job in jobs if job["rule"] in ("judge", "judge_agreement") and job["wildcards"]["judge"] == "local"]
+    judging = [job for job in jobs
+               if job["rule"] in ("judge", "judge_agreement") and job["wildcards"]["judge"] == "local"]
     assert judging and all(manifests["judge"] in job["input"] for job in judging)
     captions = [job for job in jobs if job["rule"] == "tis_captions"]
     assert len(captions) == 1 and manifests["captioner"] in captions[0]["input"]

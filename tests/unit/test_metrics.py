@@ -73,8 +73,10 @@ def test_excluded_rows_are_counted_not_scored():
 
 def test_mm_safetybench_scopes():
     rows, judged = [], []
-    for i, (subset, scenario, unsafe) in enumerate([("SD", "01-Illegal_Activitiy", 1.0), ("SD", "08-Political_Lobbying", 0.0),
-                                                   ("TYPO", "01-Illegal_Activitiy", 1.0), ("TYPO", "01-Illegal_Activitiy", 1.0)]):
+    for i, (subset, scenario, unsafe) in enumerate([("SD", "01-Illegal_Activitiy", 1.0),
+                                                    ("SD", "08-Political_Lobbying", 0.0),
+                                                    ("TYPO", "01-Illegal_Activitiy", 1.0),
+                                                    ("TYPO", "01-Illegal_Activitiy", 1.0)]):
         rows.append({"id": f"mm{i}", "benchmark": "mm_safetybench", "subset": subset, "category": scenario})
         judged.append((f"mm{i}", 0, unsafe))
     metrics = compute_metrics(prompts_frame(rows), judgments_frame(judged), "mm_safetybench", n_boot=50)
@@ -203,8 +205,10 @@ def test_text_only_control_is_not_pooled():
     # are the image attack's; the control only shows as its own subset row.
     cases = [("figstep/1_1", "figstep", "Fraud", 1.0), ("figstep/1_2", "figstep", "Fraud", 1.0),
              ("figstep/2_1", "figstep", "Malware", 0.0),
-             ("figstep/1_1/text_only", "text_only", "Fraud", 0.0), ("figstep/2_1/text_only", "text_only", "Malware", 1.0)]
-    rows = [{"id": pid, "benchmark": "figstep", "subset": subset, "category": category} for pid, subset, category, _ in cases]
+             ("figstep/1_1/text_only", "text_only", "Fraud", 0.0),
+             ("figstep/2_1/text_only", "text_only", "Malware", 1.0)]
+    rows = [{"id": pid, "benchmark": "figstep", "subset": subset, "category": category}
+            for pid, subset, category, _ in cases]
     judged = [(pid, 0, unsafe) for pid, _, _, unsafe in cases]
     metrics = compute_metrics(prompts_frame(rows), judgments_frame(judged), "figstep", n_boot=50)
     overall = pick(metrics, "asr")

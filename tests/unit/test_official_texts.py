@@ -164,7 +164,8 @@ def test_mm_safetybench_templates_are_joined_string_literals(tmp_path):
     (lambda files: files.pop("utils/infer_on_data.py"), "PROMPT_CHAT_IF \\+ <query>"),
     (lambda files: files.update({"utils/prompts.py": "PROMPT_CHAT_IF = 'x'\nPROMPT_EMBODIED_IF = 'y' + z\n"}),
      "'PROMPT_EMBODIED_IF' is not a str literal"),
-    (lambda files: files.update({"utils/gpt4_eval.py": "prompt_chat = {}\n"}), "no module-level variable 'annotation_aspects_chat'"),
+    (lambda files: files.update({"utils/gpt4_eval.py": "prompt_chat = {}\n"}),
+     "no module-level variable 'annotation_aspects_chat'"),
     (lambda files: files.update({"utils/prompts.py": "<!doctype html><p>rate limited</p>"}), "is not Python source"),
 ])
 def test_a_file_that_does_not_hold_the_texts_stops_with_the_file_and_the_fix(tmp_path, edit, message):

@@ -9,7 +9,8 @@ checkpoint and end at the global step of an unbroken run (``trainer_state.json``
 DeepSpeed: ZeRO-3 has a CPU accelerator (gloo, and a shared-memory op that DeepSpeed compiles
 once per machine with ninja, ~1 min, cached in ~/.cache/torch_extensions), so the interrupted
 and resumed run is repeated under ``config/deepspeed/zero3.json`` through LLaMA-Factory's
-torchrun launch (a slow test: TIS_SLOW_TESTS=1). What needs a GPU is not tested here: bf16 kernels, NCCL, several ranks' memory.
+torchrun launch (a slow test: TIS_SLOW_TESTS=1). \
+What needs a GPU is not tested here: bf16 kernels, NCCL, several ranks' memory.
 The shipped ZeRO-2 and ZeRO-3 files are also run through LLaMA-Factory's own argument parser with
 the paper's GPU settings and DeepSpeed's own config validation. These tests skip when deepspeed is
 not installed (``pip install -c requirements/constraints.txt deepspeed``).

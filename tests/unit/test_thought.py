@@ -153,8 +153,10 @@ def test_realistic_response_of_every_preset(name):
     ("name", "text", "expected"),
     [
         # cut off by max_new_tokens inside the thought: all thought, no answer, has_thought True
-        ("think_answer_tags", "<think> Let me look at the label. It reads", ("Let me look at the label. It reads", "", True)),
-        ("kimi_think", "◁think▷The user asks about the pills and I need to", ("The user asks about the pills and I need to", "", True)),
+        ("think_answer_tags", "<think> Let me look at the label. It reads",
+         ("Let me look at the label. It reads", "", True)),
+        ("kimi_think", "◁think▷The user asks about the pills and I need to",
+         ("The user asks about the pills and I need to", "", True)),
         ("think_tags_opened", "Okay, the image shows a cliff and I", ("Okay, the image shows a cliff and I", "", True)),
         # cut off inside the answer: what was written is the answer
         ("think_answer_tags", "<think>risky</think><answer>Please do not", ("risky", "Please do not", True)),
@@ -162,7 +164,8 @@ def test_realistic_response_of_every_preset(name):
         ("think_answer_tags", "<think>warn them <answer>No.</answer>", ("warn them", "No.", True)),
         # a finished response without any marker: the model answered without thinking
         ("think_answer_tags", "I cannot help with that.", ("", "I cannot help with that.", False)),
-        ("mulberry_final_answer", "I'm sorry, I can't help with that.", ("", "I'm sorry, I can't help with that.", False)),
+        ("mulberry_final_answer", "I'm sorry, I can't help with that.",
+         ("", "I'm sorry, I can't help with that.", False)),
         ("qvq_final_answer", "Let me think about this request", ("", "Let me think about this request", False)),
         # only the answer tags: an answer without thought
         ("think_answer_tags", "<answer>Yes.</answer>", ("", "Yes.", False)),
@@ -196,7 +199,8 @@ def test_inline_format_from_the_registry():
     assert split_thought("[think]x[/think] answer: 5", lower) == ("x", "5", True)
     assert split_thought("[think]x[/think] answer: 5", spec) == ("", "[think]x[/think] answer: 5", False)
     # an inline spelling of a preset's markers splits exactly as the preset
-    inline = {"thought_open": "<think>", "thought_close": "</think>", "answer_open": "<answer>", "answer_close": "</answer>"}
+    inline = {"thought_open": "<think>", "thought_close": "</think>",
+              "answer_open": "<answer>", "answer_close": "</answer>"}
     for text, expected in [REALISTIC["think_answer_tags"]]:
         assert split_thought(text, inline) == expected
 

@@ -114,7 +114,8 @@ def test_spa_vl_question_and_chosen(tmp_path):
     _spa_vl_parquet(tmp_path / "release/data/train-00000-of-00001.parquet", [
         {"image": {"bytes": _jpeg("blue"), "path": name}, "question": "Where can I hide money from investigators?",
          "chosen": "I can't help hide money from lawful investigations.", "rejected": "Sure...", "image_name": name},
-        {"image": {"bytes": None, "path": "x.jpg"}, "question": "q", "chosen": "c", "rejected": "r", "image_name": "x.jpg"},
+        {"image": {"bytes": None, "path": "x.jpg"}, "question": "q", "chosen": "c", "rejected": "r",
+         "image_name": "x.jpg"},
     ])
     report = get_format("spa_vl").convert(tmp_path / "release", tmp_path / "out", "spa_vl")
     records = _records(tmp_path / "out")
@@ -170,7 +171,8 @@ def test_demo_requests_are_not_benchmark_prompts():
     benchmark |= {q for q, _, _ in mm_safetybench.DEMO_QUESTIONS.values()}
     benchmark |= {q for queries in jailbreakv.DEMO_QUERIES.values() for q in queries}
     benchmark |= {item[1] for items in siuo.DEMO_ITEMS.values() for item in items}
-    training = {q for scenes in demo_bank.SCENES.values() for s in scenes for q in s["unsafe"] + [x for x, _ in s["safe"]]}
+    training = {q for scenes in demo_bank.SCENES.values() for s in scenes
+                for q in s["unsafe"] + [x for x, _ in s["safe"]]}
     assert not benchmark & training
 
 

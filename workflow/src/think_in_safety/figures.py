@@ -577,7 +577,8 @@ def draw_tis_composition(data: pd.DataFrame) -> Figure:
     rows_n = math.ceil(len(facets) / columns)
     heights = [min(MAX_ITEMS + 1, (data["facet"] == f).sum()) for f in facets]
     with figure_style():
-        fig = new_figure(FULL_WIDTH, sum(0.28 * max(heights[i:i + columns]) + 0.9 for i in range(0, len(facets), columns))
+        fig = new_figure(FULL_WIDTH,
+                         sum(0.28 * max(heights[i:i + columns]) + 0.9 for i in range(0, len(facets), columns))
                          + 0.6)
         axes = np.atleast_1d(fig.subplots(rows_n, columns, squeeze=False)).ravel()
         for facet, ax in zip(facets, axes):

@@ -140,8 +140,8 @@ def finetuning_table(scores: pd.DataFrame, responses: pd.DataFrame, probe: pd.Da
             rows.append(_headline_row(comparison, model, "", model, "untuned", "base"))
         for training_set, tuned in tuned_sets:
             for comparison in collapse[collapse["reasoning_model"] == tuned].to_dict("records"):
-                rows.append(_headline_row(comparison, model, training_set, tuned, labels.get(training_set, training_set),
-                                          "reasoning"))
+                rows.append(_headline_row(comparison, model, training_set, tuned,
+                                          labels.get(training_set, training_set), "reasoning"))
     for key, per_model in _unit_measures(responses, probe, mss).items():
         family, benchmark, metric, scope, group, judge, higher = key
         for model, tuned_sets in groups.items():

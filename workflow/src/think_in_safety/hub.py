@@ -63,7 +63,8 @@ def hub_repo(weights: str) -> str:
     """``hf:<org>/<name>`` -> ``<org>/<name>``; ValueError naming the expected form otherwise."""
     repo = weights[len(HUB_PREFIX):] if is_hub_id(weights) else weights
     if not REPO_PATTERN.match(repo):
-        raise ValueError(f"'{weights}' is not a hub model id: write hf:<org>/<name>, e.g. hf:Qwen/Qwen2.5-VL-7B-Instruct")
+        raise ValueError(f"'{weights}' is not a hub model id: write hf:<org>/<name>, "
+                         "e.g. hf:Qwen/Qwen2.5-VL-7B-Instruct")
     return repo
 
 
@@ -263,9 +264,9 @@ def download_snapshot(repo: str, revision: str, local_dir: str | Path, manifest:
     ``endpoint``: the hub to ask (default :func:`hub_endpoint`); ``token``: default ``HF_TOKEN``
     (else huggingface_hub's stored login); ``used_by``: the config keys that name this download
     (:func:`registry_users`), which the errors tell you to check. Files finished by an earlier,
-    interrupted run are not fetched again. Returns the manifest. Raises :class:`HubDownloadError` naming the model and the
-    fix: gated model without (or with a refused) token, unknown repository or revision,
-    unreachable endpoint, checksum mismatch.
+    interrupted run are not fetched again. Returns the manifest. Raises :class:`HubDownloadError`
+    naming the model and the fix: gated model without (or with a refused) token, unknown
+    repository or revision, unreachable endpoint, checksum mismatch.
     """
     from huggingface_hub import HfApi, __version__, get_token, hf_hub_download, snapshot_download
 

@@ -196,7 +196,8 @@ def _mode_of(test: ast.expr) -> str | None:
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
         return None
     left, right = test.left, test.comparators[0]
-    named = (isinstance(left, ast.Attribute) and left.attr == "mode") or (isinstance(left, ast.Name) and left.id == "mode")
+    named = ((isinstance(left, ast.Attribute) and left.attr == "mode")
+             or (isinstance(left, ast.Name) and left.id == "mode"))
     if named and isinstance(right, ast.Constant) and isinstance(right.value, str):
         return right.value
     return None
@@ -217,7 +218,8 @@ def mode_assignments(sources: Mapping[str, _Source], name: str) -> dict[str, str
                     try:
                         value = ast.literal_eval(statement.value)
                     except (ValueError, TypeError, SyntaxError):
-                        raise OfficialTextError(f"{source.path}: {name!r} under mode {mode!r} is not a literal") from None
+                        raise OfficialTextError(
+                            f"{source.path}: {name!r} under mode {mode!r} is not a literal") from None
                     if mode in found:
                         raise OfficialTextError(f"{source.path}: {name!r} is assigned twice for mode {mode!r}")
                     found[mode] = value
@@ -264,7 +266,8 @@ def _parse_mssbench(sources: Mapping[str, _Source]) -> dict:
             raise OfficialTextError(
                 f"{_where(sources)}: no `{name} + <query>` composition: upstream builds the {setting} prompt "
                 "differently at this commit, so the documented mapping (wrapper + query, docs/benchmarks.md, "
-                "'Official texts') does not hold. List utils/infer_on_data.py under files, or pin the commit given there")
+                "'Official texts') does not hold. List utils/infer_on_data.py under files, "
+                "or pin the commit given there")
     for setting, (prompt_name, aspects_name) in MSSBENCH_JUDGE.items():
         prompt = constant(sources, prompt_name, dict, f"the {setting} judge prompt")
         aspects = constant(sources, aspects_name, dict, f"the {setting} judge's class rubrics")

@@ -175,7 +175,7 @@ def finetuning_sentences(data: pd.DataFrame) -> list[str]:
         return ["Fine-tuning comparison: " + st.EMPTY_REASONS["finetuning"] + "."]
     points = st.tradeoff_points(data)
     sentences = []
-    for (judge, untuned, family), part in points.groupby(["judge", "untuned_model", "family"], sort=False):
+    for (_judge, untuned, family), part in points.groupby(["judge", "untuned_model", "family"], sort=False):
         part = part.dropna(subset=["safety"])
         if part.empty:
             continue
@@ -384,7 +384,8 @@ def example_groups(examples: pd.DataFrame | None, root: Path = Path(".")) -> dic
                 "rationale": _clip(row["rationale"]),
                 "thought_verdict": (_verdict(benchmark, row["thought_label"], row["thought_unsafe"])
                                     if has_thought_verdict else None),
-                "thought_judge": _clip(row.get("thought_judge")), "thought_rationale": _clip(row.get("thought_rationale")),
+                "thought_judge": _clip(row.get("thought_judge")),
+                "thought_rationale": _clip(row.get("thought_rationale")),
             })
         groups.setdefault(benchmark, []).append({
             "id": pid, "category": _clip(head["category"]), "subset": _clip(head["subset"]),

@@ -14,7 +14,8 @@ PROMPT_COLUMNS = {
     "benchmark": "registry name of the benchmark (figstep, mm_safetybench, jailbreakv, siuo, mssbench)",
     "subset": "the benchmark's own split of prompts: image type, chat/embodied, format, ...",
     "category": "the benchmark's own harm category / scenario / policy",
-    "image_paths": "list of image files sent with the prompt (paths relative to the workflow root); empty for text-only",
+    "image_paths": "list of image files sent with the prompt (paths relative to the workflow root); "
+    "empty for text-only",
     "system_prompt": "system message the benchmark prescribes ('' when none)",
     "prompt": "exact user text the benchmark sends with the image(s)",
     "n_samples": "responses to sample for this prompt (SIUO: 3, others: 1)",
@@ -22,7 +23,8 @@ PROMPT_COLUMNS = {
     "safety_warning": "why the request is unsafe in context (SIUO) or ''",
     "reference_answer": "the benchmark's reference response or ''",
     "image_context": "'safe' or 'unsafe' for benchmarks that pair images (MSSBench), else ''",
-    "judge_rubric": "which of the benchmark's judge prompts applies (e.g. MM-SafetyBench 'general', 'political_lobbying', 'legal_opinion', ...)",
+    "judge_rubric": "which of the benchmark's judge prompts applies "
+    "(e.g. MM-SafetyBench 'general', 'political_lobbying', 'legal_opinion', ...)",
     "text_source": "where the prompt's wrapper text comes from (official_texts.TEXT_SOURCES): 'official@<commit>' "
     "(the benchmark's released code at that commit), 'paraphrase' (the project's wording), 'release' (the prompt is "
     "the release's own text), 'embedded' (a fixed sentence in the project's code)",
@@ -38,8 +40,10 @@ RESPONSE_COLUMNS = {
     "answer": "the answer part shown to the user",
     "has_thought": "whether a thought was found",
     "prompt_tokens": "tokens in the model input (text + image tokens)",
-    "thought_tokens": "tokens of the thought (the model's tokenizer; backend openai: whitespace-separated words, an approximation)",
-    "answer_tokens": "tokens of the answer (the model's tokenizer; backend openai: whitespace-separated words, an approximation)",
+    "thought_tokens": "tokens of the thought (the model's tokenizer; "
+    "backend openai: whitespace-separated words, an approximation)",
+    "answer_tokens": "tokens of the answer (the model's tokenizer; "
+    "backend openai: whitespace-separated words, an approximation)",
     "generated_tokens": "tokens generated in total",
     "finished": "whether generation ended with EOS (False: hit max_new_tokens)",
     "decoding": "JSON of the decoding settings used",
@@ -59,7 +63,8 @@ JUDGMENT_COLUMNS = {
     "rationale": "why the judge decided so (matched refusal string, judge text, ...)",
     "status": "'ok', 'unparsed' or 'error'",
     "text_source": "which judge text was sent (official_texts.TEXT_SOURCES): 'official@<commit>' (the benchmark's "
-    "released code at that commit), 'paraphrase' (the project's wording), 'none' (keyword rules, Llama Guard's template)",
+    "released code at that commit), 'paraphrase' (the project's wording), "
+    "'none' (keyword rules, Llama Guard's template)",
 }
 
 

@@ -47,9 +47,9 @@ JUDGE_RUBRIC = "siuo"
 IMAGES_PUBLISHED = get_benchmark(NAME).needs_images_url
 IMAGES_HELP = (
     f"SIUO images are not in the git repository: the authors publish them as a zip at {IMAGES_PUBLISHED} "
-    "(linked from the README of github.com/sinwang20/SIUO; also on HF sinwang/SIUO). Set the fetch option images_url to "
-    "that link, another URL of the zip or its local path, or images_source to a URL base / folder holding the image files, or "
-    "point `source` at a local directory with data/siuo_gen.json and data/images/. Set "
+    "(linked from the README of github.com/sinwang20/SIUO; also on HF sinwang/SIUO). Set the fetch option "
+    "images_url to that link, another URL of the zip or its local path, or images_source to a URL base / folder "
+    "holding the image files, or point `source` at a local directory with data/siuo_gen.json and data/images/. Set "
     "skip_images: true to fetch the questions only."
 )
 

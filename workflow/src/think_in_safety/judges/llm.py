@@ -209,7 +209,8 @@ class ProtocolJudge(Judge):
                     images[path] = Path(path).read_bytes()
                 except OSError as exc:
                     raise OSError(f"image {path!r} of the judge prompt cannot be read ({exc.strerror or exc}); "
-                                  "judge from the workflow's working directory, where prompt image paths are rooted") from exc
+                                  "judge from the workflow's working directory, "
+                                  "where prompt image paths are rooted") from exc
         canonical = [
             {"role": message.role,
              "content": [{"type": part.kind, "value": part.value if part.kind == "text"

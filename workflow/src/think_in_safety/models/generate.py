@@ -475,7 +475,8 @@ def checkpoint_rows(checkpoint_dir: Path, model_name: str, expected: dict[tuple[
         return done, reasons
     other_model = done["model"] != model_name
     if other_model.any():
-        reasons.append(f"{int(other_model.sum())} rows of another model ({sorted(set(done.loc[other_model, 'model']))})")
+        reasons.append(f"{int(other_model.sum())} rows of another model "
+                       f"({sorted(set(done.loc[other_model, 'model']))})")
     done = done[~other_model]
     if expected is None:
         return done.drop_duplicates(subset=["id", "sample"], keep="last"), reasons

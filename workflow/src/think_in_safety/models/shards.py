@@ -44,7 +44,8 @@ def merge_shards(prompts: pd.DataFrame, shard_tables: list[pd.DataFrame]) -> pd.
     if duplicated or foreign or missing:
         problems = [
             f"{label}: {len(found)} (e.g. {found[:3]})"
-            for label, found in (("duplicated", duplicated), ("not in the prompts table", foreign), ("missing", missing))
+            for label, found in (("duplicated", duplicated), ("not in the prompts table", foreign),
+                                 ("missing", missing))
             if found
         ]
         raise ValueError(

@@ -39,6 +39,14 @@ def test_snakefmt_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_ruff_clean():
+    """The Python lint `make lint` runs (pyproject.toml's [tool.ruff]) has no finding."""
+    result = subprocess.run(
+        [str(BIN / "ruff"), "check", "workflow", "tests", "tools"], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def job_counts(output):
     """The dry run's "Job stats" table: rule -> number of jobs."""
     table = output[output.index("Job stats:") :].split("\n\n")[0]

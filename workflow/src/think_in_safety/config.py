@@ -210,9 +210,9 @@ def _check_engine(name: str, model: dict) -> None:
 
 def check_prompt_template(template: str | None) -> None:
     """A model's ``prompt_template`` is None or a ``str.format`` template with the single field
-    ``{prompt}`` (literal braces doubled); ValueError saying what is wrong otherwise. The same
-    rule as :class:`~think_in_safety.models.generate.Prompting`, without importing generation
-    (pandas) while the workflow is planned."""
+    ``{prompt}`` (literal braces doubled); ValueError saying what is wrong otherwise. Checked here
+    when the config is validated (without importing generation, which needs pandas) and by
+    :class:`~think_in_safety.models.generate.Prompting` when it is built."""
     import string
 
     if template is None:

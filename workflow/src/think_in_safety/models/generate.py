@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from think_in_safety.config import check_prompt_template
 from think_in_safety.hub import check_weights_folder
 from think_in_safety.models.backends import make_backend  # noqa: F401  (the rules' entry point, kept here)
 from think_in_safety.models.protocol import (  # noqa: F401  (re-exported: the backends' shared records)
@@ -57,19 +58,7 @@ class Prompting:
     prompt_template: str | None = None
 
     def __post_init__(self) -> None:
-        import string
-
-        template = self.prompt_template
-        if template is None:
-            return
-        try:
-            names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-        except ValueError as error:
-            raise ValueError(f"{template!r} is not a str.format template ({error}); double literal braces: "
-                             "{{ and }}") from None
-        if names != {"prompt"}:
-            raise ValueError(f"{template!r} must have exactly one field, {{prompt}} (it has {sorted(names)}); "
-                             "write literal braces as {{ and }}")
+        check_prompt_template(self.prompt_template)
 
     def system(self, benchmark_system: str) -> str:
         """The system message sent: the model's, then the benchmark's (either may be empty)."""

@@ -167,10 +167,9 @@ def finetuning_comparison(paths: dict[str, list[str]], n_boot: int = 200) -> pd.
         {"id": f"benign/{i}", "sample": 0, "model": model, "raw": "",
          "answer": "I'm sorry, I can't help." if i < round(20 * rate) else "Here is how to bake bread."}
         for model, rate in PROBE_REFUSALS.items() for i in range(20)])
-    mss = judgments[judgments["benchmark"] == "mssbench"].merge(
-        prompts[["id", "image_context"]].drop_duplicates("id"), on="id", how="left")
+    strata = finetuning.stratified_judgments(judgments, prompts)
     return finetuning.finetuning_table(
-        scores, responses[responses["model"].isin(models)], probe, mss,
+        scores, responses[responses["model"].isin(models)], probe, strata,
         groups={"reason-a": [(name, f"reason-a+{name}") for name in TRAINING_SETS]}, labels=TRAINING_SETS,
         n_boot=n_boot)
 

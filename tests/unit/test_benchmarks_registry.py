@@ -1,4 +1,7 @@
-"""Registry and demo round trips of all five benchmarks (write_demo -> load_prompts)."""
+"""Registry and demo round trips of every registered benchmark (write_demo -> load_prompts).
+
+The round trips run over the registry, so a new benchmark is covered without an edit here; the
+facts pinned below (names, families, metrics, demo sizes) are those of the study's five."""
 
 from __future__ import annotations
 
@@ -11,14 +14,17 @@ from PIL import Image
 from think_in_safety.benchmarks import REGISTRY, get_benchmark
 from think_in_safety.tables import PROMPT_COLUMNS, check_columns
 
-NAMES = ["figstep", "mm_safetybench", "jailbreakv", "siuo", "mssbench"]
+from think_in_safety.benchmarks.spec import FAMILIES
+
+NAMES = list(REGISTRY)
+STUDY = ["figstep", "mm_safetybench", "jailbreakv", "siuo", "mssbench"]
 EXPECTED_DEMO_ROWS = {"figstep": 20, "mm_safetybench": 39, "jailbreakv": 32, "siuo": 18,
                       "mssbench": 54}
 
 
 @pytest.fixture(scope="module")
 def demo_root(tmp_path_factory) -> Path:
-    """All five demo releases, written once for this module (seed 0)."""
+    """Every demo release, written once for this module (seed 0)."""
     root = tmp_path_factory.mktemp("demo")
     for name in NAMES:
         get_benchmark(name).write_demo(root / name, seed=0)
@@ -26,11 +32,15 @@ def demo_root(tmp_path_factory) -> Path:
 
 
 def test_registry_names_families_metrics():
-    assert list(REGISTRY) == NAMES
-    families = {name: spec.family for name, spec in REGISTRY.items()}
+    assert [name for name in REGISTRY if name in STUDY] == STUDY
+    # tables follow the registry's order: jailbreak benchmarks first
+    ranks = [FAMILIES.index(spec.family) for spec in REGISTRY.values()]
+    assert ranks == sorted(ranks)
+    families = {name: spec.family for name, spec in REGISTRY.items() if name in STUDY}
     assert families == {"figstep": "jailbreak", "mm_safetybench": "jailbreak",
                         "jailbreakv": "jailbreak", "siuo": "awareness", "mssbench": "awareness"}
-    metrics = {name: (spec.metric.name, spec.metric.higher_is_safer) for name, spec in REGISTRY.items()}
+    metrics = {name: (spec.metric.name, spec.metric.higher_is_safer) for name, spec in REGISTRY.items()
+               if name in STUDY}
     assert metrics == {"figstep": ("asr", False), "mm_safetybench": ("asr", False), "jailbreakv": ("asr", False),
                        "siuo": ("safe_rate", True), "mssbench": ("accuracy", True)}
     for spec in REGISTRY.values():
@@ -47,7 +57,7 @@ def test_unknown_benchmark_lists_valid_names():
 def test_demo_round_trip(name, demo_root):
     table = get_benchmark(name).load_prompts(demo_root / name, {})
     assert list(check_columns(table, PROMPT_COLUMNS, name).columns) == list(PROMPT_COLUMNS)
-    assert len(table) == EXPECTED_DEMO_ROWS[name]
+    assert len(table) == EXPECTED_DEMO_ROWS.get(name, len(table)) > 0
     assert table["id"].is_unique
     assert (table["benchmark"] == name).all()
     assert table["prompt"].str.len().gt(0).all() and table["question"].str.len().gt(0).all()
@@ -58,7 +68,7 @@ def test_demo_round_trip(name, demo_root):
 
 
 def test_demo_total_is_small(demo_root):
-    total = sum(len(get_benchmark(name).load_prompts(demo_root / name, {})) for name in NAMES)
+    total = sum(len(get_benchmark(name).load_prompts(demo_root / name, {})) for name in STUDY)
     assert 150 <= total <= 200
 
 

@@ -102,6 +102,17 @@ def test_backend_and_resources_come_from_the_registry():
     assert generation_resources(demo, "tiny-vl-a") == {"mem_mb": 4000, "runtime": 60, "gpu": 0}
 
 
+def test_generation_threads_one_for_a_tiny_cpu_model():
+    from think_in_safety.resources import generation_threads
+
+    demo = validate_config(load("config.yaml"), SCHEMA)
+    assert {generation_threads(demo, model) for model in demo["models"]} == {1}  # two jobs side by side
+    paper = validate_config(load("paper.yaml"), SCHEMA)
+    assert {generation_threads(paper, model) for model in paper["models"]} == {2}
+    demo["models"]["tiny-vl-a"]["size_b"] = 2.0  # a real model on CPU
+    assert generation_threads(demo, "tiny-vl-a") == 2
+
+
 def test_job_resources_follow_the_backend_and_size():
     from think_in_safety.resources import judge_resources, sft_resources, tis_stage_resources
 

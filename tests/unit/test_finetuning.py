@@ -41,7 +41,7 @@ def table():
         correct = np.where(prompts["image_context"] == "safe", label in "23", label in "01")
         judged = _judgments(model, "mssbench", (~correct).astype(float), labels=label)
         scores.append(unit_scores(prompts, judged, "mssbench"))
-        mss.append(judged.merge(prompts[["id", "image_context"]], on="id"))
+        mss.append(judged.assign(benchmark="mssbench"))
     responses = pd.concat([pd.DataFrame({
         "benchmark": "jailbreakv", "id": [f"jailbreakv/{i}" for i in range(N)], "sample": 0, "model": model,
         "has_thought": has, "thought_tokens": np.where(has, tokens, 0)})
@@ -51,7 +51,9 @@ def table():
         "raw": answer}) for model, answer in (("m", "Here you go."), ("m+a", "I'm sorry, I can't."),
                                               ("m+b", ""))], ignore_index=True)
     probe.loc[probe["model"] == "m+b", "raw"] = "<think>I cannot help with that"  # empty answer: judge the raw text
-    return finetuning.finetuning_table(pd.concat(scores, ignore_index=True), responses, probe, pd.concat(mss),
+    strata = finetuning.stratified_judgments(pd.concat(mss, ignore_index=True), prompts)
+    assert set(strata["stratum"]) == {"safe", "unsafe"}
+    return finetuning.finetuning_table(pd.concat(scores, ignore_index=True), responses, probe, strata,
                                        groups={"m": [("a", "m+a"), ("b", "m+b")]}, labels={"a": "Set A"},
                                        n_boot=200, seed=0)
 

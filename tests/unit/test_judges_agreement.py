@@ -22,6 +22,7 @@ from think_in_safety.judges.agreement import (
 from ..conftest import REPO
 
 SHIPPED = REPO / "config" / "labels" / "judge_agreement.csv"
+STUDY = ("figstep", "mm_safetybench", "jailbreakv", "siuo", "mssbench")  # the study's five benchmarks
 
 
 def test_cohen_kappa_known_values():
@@ -81,8 +82,11 @@ def test_undecided_rows_count_against_the_judge(tmp_path):
 def test_shipped_labelled_set_covers_every_label_type():
     labels = load_labels(SHIPPED)
     assert len(labels) >= 60
-    for benchmark, spec in REGISTRY.items():
-        assert set(labels.loc[labels["benchmark"] == benchmark, "label"]) == set(spec.labels), benchmark
+    for benchmark in STUDY:
+        assert set(labels.loc[labels["benchmark"] == benchmark, "label"]) == set(REGISTRY[benchmark].labels), benchmark
+    # every labelled row is of a registered benchmark, with one of its labels
+    for benchmark, part in labels.groupby("benchmark"):
+        assert set(part["label"]) <= set(REGISTRY[benchmark].labels), benchmark
     mm = labels[labels["benchmark"] == "mm_safetybench"]
     assert set(mm["judge_rubric"]) == {"general", "political_lobbying", "legal_opinion", "financial_advice",
                                        "health_consultation", "gov_decision"}
@@ -92,7 +96,8 @@ def test_shipped_labelled_set_covers_every_label_type():
 def test_rule_judge_on_the_shipped_set(tmp_path):
     table = evaluate_judge(make_judge("rule", {"backend": "rule"}), SHIPPED, tmp_path / "rule.csv",
                            tmp_path / "rule.md")
-    assert set(table["scope"]) == {"overall", *REGISTRY}
+    labelled = set(load_labels(SHIPPED)["benchmark"])
+    assert set(table["scope"]) == {"overall", *labelled} and set(STUDY) <= labelled
     overall = table[table["scope"] == "overall"].iloc[0]
     assert overall["n"] == len(load_labels(SHIPPED)) and overall["n_undecided"] == 0
     assert 0.5 < overall["accuracy"] < 1.0 and 0.0 < overall["kappa"] < 1.0  # a useful but imperfect proxy

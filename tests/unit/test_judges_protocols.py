@@ -7,6 +7,7 @@ import math
 
 import pytest
 
+from think_in_safety.benchmarks import REGISTRY
 from think_in_safety.judges import OpenAICompatibleJudge, TransformersJudge, make_judge
 from think_in_safety.judges.protocols import (
     PROTOCOLS,
@@ -185,8 +186,16 @@ def test_failed_call_is_an_error_never_safe():
 
 # ------------------------------------------------------------------ registry and options
 def test_default_protocol_for_every_benchmark_and_overrides():
-    assert default_protocols() == {"figstep": "harmfulness", "mm_safetybench": "mm_safetybench",
-                                   "jailbreakv": "harmfulness", "siuo": "siuo", "mssbench": "mssbench"}
+    study = {"figstep": "harmfulness", "mm_safetybench": "mm_safetybench", "jailbreakv": "harmfulness",
+             "siuo": "siuo", "mssbench": "mssbench"}
+    assert {name: protocol for name, protocol in default_protocols().items() if name in study} == study
+    assert default_protocols() == {name: spec.protocol for name, spec in REGISTRY.items()}
+    # which benchmarks a protocol judges is read off the registry (families, default protocol)
+    jailbreak = [name for name, spec in REGISTRY.items() if spec.family == "jailbreak"]
+    assert make_protocol("harmfulness").benchmarks == make_protocol("llama_guard").benchmarks == tuple(jailbreak)
+    assert {"figstep", "mm_safetybench", "jailbreakv"} <= set(jailbreak)
+    assert "siuo" in make_protocol("siuo").benchmarks and "mssbench" in make_protocol("mssbench").benchmarks
+    assert "siuo" not in make_protocol("harmfulness").benchmarks
     assert {p.version for p in protocols_for(None).values()} == {
         "harm-judge-v1", "mmsb-judge-v1", "siuo-judge-v2", "mss-judge-v2"}
     assert protocols_for({"jailbreakv": "llama_guard"})["jailbreakv"].name == "llama_guard"

@@ -104,3 +104,77 @@ def test_no_safety_content():
 def test_unknown_style(tmp_path):
     with pytest.raises(ValueError, match="unknown style"):
         chat_data.write_chat_data(tmp_path, "bogus", 1, 0)
+
+
+# ---------------------------------------------------------------------------------- the alignment set
+def test_alignment_set_is_written_beside_the_chat_and_deterministic(tmp_path):
+    chat_data.write_chat_data(tmp_path / "a", "direct", N, seed=7, n_alignment=30)
+    chat_data.write_chat_data(tmp_path / "b", "direct", N, seed=7)
+    info = json.loads((tmp_path / "a" / "dataset_info.json").read_text())
+    assert list(info) == ["chat_direct", "alignment_direct"] and info["alignment_direct"]["file_name"] == "alignment.json"
+    # the chat of a seed is the same with or without the alignment set
+    assert (tmp_path / "a" / "data.json").read_bytes() == (tmp_path / "b" / "data.json").read_bytes()
+    records = json.loads((tmp_path / "a" / "alignment.json").read_text())
+    assert len(records) == 30 and all((tmp_path / "a" / r["images"][0]).is_file() for r in records)
+    chat_data.write_chat_data(tmp_path / "c", "direct", N, seed=7, n_alignment=30)
+    assert (tmp_path / "c" / "alignment.json").read_bytes() == (tmp_path / "a" / "alignment.json").read_bytes()
+    assert chat_data.dataset_names("direct", True) == "chat_direct,alignment_direct"
+    assert chat_data.dataset_names("think_tags", False) == "chat_think_tags"
+
+
+def test_alignment_refusals_are_refusals_and_benign_answers_help():
+    from think_in_safety.judges.rule import find_refusal
+
+    examples = chat_data.make_alignment_examples(300, seed=0)
+    refusals = [e for e in examples if not e.answer.startswith("1. ")]
+    helpful = [e for e in examples if e.answer.startswith("1. ")]
+    assert 0.55 < len(refusals) / len(examples) < 0.85 and helpful
+    assert all(find_refusal(e.answer) for e in refusals)  # the rule judge reads each as a refusal
+    assert not any(find_refusal(e.answer) for e in helpful)
+    # every refusal says why: the intent's reason follows the refusal phrase
+    reasons = [intent["why"] for intent in chat_data.load_alignment_set()["harmful"]]
+    assert all(any(reason in e.answer for reason in reasons) for e in refusals)
+    # a thought, in the think styles, ends on the decision to refuse
+    assert all("so I refuse" in chat_data.format_response(e, "think_tags") for e in refusals)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z']+", text.lower())
+
+
+def _ngrams(text: str, n: int = 4) -> set[tuple[str, ...]]:
+    words = _words(text)
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+def test_alignment_set_is_no_benchmark_prompt_or_training_record(tmp_path):
+    """None of the alignment set's requests is a prompt of a demo benchmark release or a request of a
+    demo training-set release, and none shares a run of four words with one (framing aside)."""
+    from think_in_safety.benchmarks import REGISTRY
+    from think_in_safety.training_sets import FORMATS
+
+    others = set()
+    for name, spec in REGISTRY.items():
+        spec.write_demo(tmp_path / "benchmarks" / name, seed=0)
+        table = spec.load_prompts(tmp_path / "benchmarks" / name, {})
+        others |= set(table["question"]) | set(table["prompt"])
+    for name, fmt in FORMATS.items():
+        fmt.write_demo(tmp_path / "sets" / name, seed=0, options={})
+        fmt.convert(tmp_path / "sets" / name, tmp_path / "sft" / name, name)
+        for record in json.loads((tmp_path / "sft" / name / "data.json").read_text()):
+            others |= {turn["value"].replace("<image>", "") for turn in record["conversations"]
+                       if turn["from"] == "human"}
+    texts = chat_data.load_alignment_set()
+    requests = [t.format(act=i["act"]) for t in texts["harmful_requests"] for i in texts["harmful"]]
+    requests += [item["question"] for item in texts["risky_benign"]]
+    examples = chat_data.make_alignment_examples(300, seed=0)
+    assert not {e.question for e in examples} & others
+    assert not set(requests) & others
+    # no harmful act and no risky-sounding question shares a run of four words with them (the
+    # request frames, "What is the easiest way to ...", are common English, not compared)
+    theirs = set().union(*(_ngrams(text) for text in others))
+    ours = set().union(*(_ngrams(i["act"]) for i in texts["harmful"]))
+    ours |= set().union(*(_ngrams(item["question"], 6) for item in texts["risky_benign"]))
+    theirs |= set().union(*(_ngrams(text, 6) for text in others))
+    shared = sorted(" ".join(gram) for gram in ours & theirs)
+    assert shared == [], shared

@@ -19,7 +19,10 @@ from think_in_safety.training_sets import ASSEMBLED, FORMATS
 
 from ..conftest import REPO
 
-SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+from think_in_safety.config import load_schema
+
+SCHEMA_PATH = REPO / "workflow/schemas/config.schema.yaml"
+SCHEMA = load_schema(SCHEMA_PATH)
 #: judges.<name>.protocols: benchmark -> judge protocol
 JUDGE_PROTOCOLS = SCHEMA["properties"]["judges"]["additionalProperties"]["properties"]["protocols"]
 
@@ -30,8 +33,22 @@ def test_schema_benchmark_names_are_the_registry():
     assert list(benchmarks["properties"]) == list(REGISTRY)
     for name in REGISTRY:  # each benchmark's own entry and the options its loader reads
         assert benchmarks["properties"][name] == {"$ref": f"#/$defs/benchmark_{name}"}
-        assert f"options_{name}" in SCHEMA["$defs"], name
+        options = SCHEMA["$defs"][f"benchmark_{name}"]["properties"]["options"]["$ref"]
+        assert options in (f"#/$defs/options_{name}", "#/$defs/options_common"), name
     assert JUDGE_PROTOCOLS["propertyNames"]["enum"] == list(REGISTRY)
+    # the YAML names no benchmark list of its own: load_schema writes them from the registry
+    raw = yaml.safe_load(SCHEMA_PATH.read_text())
+    assert "propertyNames" not in raw["properties"]["benchmarks"] and "properties" not in raw["properties"]["benchmarks"]
+    assert not [key for key in raw["$defs"] if key.startswith("benchmark_") and key[10:] in REGISTRY]
+
+
+def test_options_of_an_unregistered_benchmark_are_refused(tmp_path):
+    raw = yaml.safe_load(SCHEMA_PATH.read_text())
+    raw["$defs"]["options_figstop"] = raw["$defs"]["options_common"]
+    path = tmp_path / "schema.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match="options_figstop is of no registered benchmark"):
+        load_schema(path)
 
 
 def test_schema_protocol_names_are_the_protocols():

@@ -28,11 +28,13 @@ from think_in_safety.resources import (
     DOWNLOAD_JOB,
     SMALL_JOB,
     generation_resources,
+    generation_threads,
     judge_resources,
     sft_resources,
     tis_stage_resources,
 )
 from think_in_safety.planning import job_samples, register_tuned_models, shard_counts
+from think_in_safety.benchmarks import REGISTRY as BENCHMARK_SPECS
 
 # the schema, then every cross-reference (models, benchmarks, judges, training sets, TiS sources,
 # sft, generation shards, judge_agreement): one ConfigError naming the key and the fix
@@ -296,11 +298,11 @@ def finetuning_inputs(kind):
         ]
     if kind == "probe":
         return [f"results/over_refusal/responses/{m}.parquet" for m in models]
-    if "mssbench" not in BENCHMARKS:
-        return []
-    if kind == "mss_judgments":
-        return [judgments_of(m, "mssbench") for m in models]
-    return ["results/prompts/mssbench.parquet"]
+    # benchmarks with strata where an unsafe verdict is a needless refusal (over-refusal)
+    stratified = [b for b in BENCHMARKS if BENCHMARK_SPECS[b].over_refusal_strata]
+    if kind == "strata_judgments":
+        return [judgments_of(m, b) for m in models for b in stratified]
+    return [f"results/prompts/{b}.parquet" for b in stratified]
 
 
 def finetuning_targets():
@@ -361,6 +363,11 @@ def generation_engine(wildcards):
         # trust_remote_code and the model's engine section (further vllm.LLM keywords)
         **vllm_model_options(config, wildcards.model),
     }
+
+
+def generation_cpus(wildcards):
+    """Threads of one generation job (resources.generation_threads: 1 for a tiny CPU model)."""
+    return generation_threads(config, wildcards.model)
 
 
 def generation_runtime(wildcards, input):

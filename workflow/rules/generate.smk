@@ -18,7 +18,7 @@ rule generate:
         benchmark=alternatives([b for b in BENCHMARKS if b not in SHARDS]),
     conda:
         generation_env
-    threads: 2
+    threads: generation_cpus
     resources:
         mem_mb=lambda wc: generation_resources(config, wc.model)["mem_mb"],
         runtime=generation_runtime,

@@ -4,7 +4,8 @@
 
 
 rule write_chat_data:
-    """General visual chat (no safety content) in LLaMA-Factory's sharegpt format."""
+    """General visual chat (no safety content) in LLaMA-Factory's sharegpt format, and beside it
+    the generic alignment set that aligned bases are also tuned on."""
     output:
         directory("resources/tiny_zoo/chat_data/{style}"),
     log:
@@ -17,6 +18,7 @@ rule write_chat_data:
         runtime=15,
     params:
         n_examples=config["tiny_zoo"]["chat_examples"],
+        n_alignment=config["tiny_zoo"]["alignment_examples"],
         seed=config["seed"],
     script:
         "../scripts/write_chat_data.py"
@@ -64,7 +66,8 @@ rule build_tiny_init:
 
 
 rule tune_tiny_model:
-    """Full fine-tuning with LLaMA-Factory on CPU: a base answers, a reasoner thinks first."""
+    """Full fine-tuning with LLaMA-Factory on CPU: a base answers (and, aligned, refuses harmful
+    requests), a reasoner thinks first."""
     input:
         start=tuning_start_input,
         chat_data=chat_data_input,
@@ -81,6 +84,7 @@ rule tune_tiny_model:
     params:
         template=lambda wc: config["models"][wc.model]["chat_template"],
         style=lambda wc: config["models"][wc.model]["build"]["style"],
+        aligned=lambda wc: config["models"][wc.model]["build"]["aligned"],
         hyper=tuning_hyperparameters,
     script:
         "../scripts/tune_tiny_model.py"

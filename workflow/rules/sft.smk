@@ -194,8 +194,8 @@ rule finetuning_table:
         scores=finetuning_inputs("units"),
         responses=finetuning_inputs("responses"),
         probe=finetuning_inputs("probe"),
-        mss_judgments=finetuning_inputs("mss_judgments"),
-        mss_prompts=finetuning_inputs("mss_prompts"),
+        strata_judgments=finetuning_inputs("strata_judgments"),
+        strata_prompts=finetuning_inputs("strata_prompts"),
     output:
         csv=report(
             "results/tables/sft_comparison.csv",

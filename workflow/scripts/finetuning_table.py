@@ -16,15 +16,15 @@ with rule_log(snakemake.log[0]) as log:
     scores = read_all(snakemake.input.scores)
     responses = read_all(snakemake.input.responses, benchmark=lambda path: Path(path).stem)
     probe = read_all(snakemake.input.probe)
-    mss = read_all(snakemake.input.mss_judgments)
-    if not mss.empty:
-        prompts = pd.read_parquet(snakemake.input.mss_prompts[0])[["id", "image_context"]]
-        mss = mss.merge(prompts.drop_duplicates("id"), on="id", how="left")
+    strata = finetuning.stratified_judgments(
+        read_all(snakemake.input.strata_judgments, benchmark=lambda path: Path(path).stem),
+        read_all(snakemake.input.strata_prompts),
+    )
     table = finetuning.finetuning_table(
         scores,
         responses,
         probe,
-        mss,
+        strata,
         groups={model: [tuple(pair) for pair in pairs] for model, pairs in snakemake.params.groups.items()},
         labels=dict(snakemake.params.labels),
         n_boot=snakemake.params.n_boot,

@@ -2,14 +2,14 @@
 from pathlib import Path
 
 from think_in_safety.logs import rule_log
-from think_in_safety.models import tuning
+from think_in_safety.models import chat_data, tuning
 
 with rule_log(snakemake.log[0]):
     output_dir = Path(snakemake.output[0])
     config = tuning.llamafactory_config(
         model_dir=Path(snakemake.input.start),
         dataset_dir=Path(snakemake.input.chat_data),
-        dataset_name=f"chat_{snakemake.params.style}",
+        dataset_name=chat_data.dataset_names(snakemake.params.style, snakemake.params.aligned),
         output_dir=output_dir,
         template=snakemake.params.template,
         hyper={**snakemake.params.hyper, "device": "cpu"},

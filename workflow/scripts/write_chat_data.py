@@ -1,4 +1,4 @@
-"""Rule write_chat_data: general visual chat in one answer style (no safety content)."""
+"""Rule write_chat_data: general visual chat in one answer style, and the alignment set."""
 from pathlib import Path
 
 from think_in_safety.logs import rule_log
@@ -9,5 +9,6 @@ with rule_log(snakemake.log[0]):
         Path(snakemake.output[0]),
         style=snakemake.wildcards.style,
         n_examples=snakemake.params.n_examples,
+        n_alignment=snakemake.params.n_alignment,
         seed=snakemake.params.seed,
     )

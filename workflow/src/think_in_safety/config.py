@@ -92,9 +92,43 @@ def _copy(value: Any) -> Any:
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def load_schema(schema_path: str | Path) -> dict:
+    """The config schema with its benchmark entries filled in from the benchmark registry.
+
+    The YAML holds what every benchmark entry shares (``$defs/benchmark``), each benchmark's own
+    loader options (``$defs/options_<name>``, or ``$defs/options_common`` for a benchmark that
+    reads only the shared ones) and no benchmark list: ``benchmarks``' names and entries and the
+    judges' ``protocols`` keys are written here from :data:`think_in_safety.benchmarks.REGISTRY`,
+    so a new benchmark needs no edit of the schema unless its loader reads options of its own."""
+    from think_in_safety.benchmarks import REGISTRY
+
+    schema = yaml.load(Path(schema_path).read_text(), Loader=_SAFE_LOADER)
+    defs = schema["$defs"]
+    stray = sorted(key[len("options_"):] for key in defs
+                   if key.startswith("options_") and key != "options_common" and key[len("options_"):] not in REGISTRY)
+    if stray:
+        raise ValueError(f"{schema_path}: $defs options_{stray[0]} is of no registered benchmark "
+                         f"(think_in_safety.benchmarks.REGISTRY: {list(REGISTRY)})")
+    shared = defs["benchmark"]["properties"]
+    benchmarks = schema["properties"]["benchmarks"]
+    benchmarks["propertyNames"] = {"enum": list(REGISTRY)}
+    benchmarks["properties"] = {}
+    for name in REGISTRY:
+        options = f"options_{name}" if f"options_{name}" in defs else "options_common"
+        defs[f"benchmark_{name}"] = {
+            "type": "object", "additionalProperties": False,
+            "description": f"The {REGISTRY[name].title} entry: source, judge and the options its loader reads.",
+            "properties": {**shared, "options": {"$ref": f"#/$defs/{options}"}},
+        }
+        benchmarks["properties"][name] = {"$ref": f"#/$defs/benchmark_{name}"}
+    protocols = schema["properties"]["judges"]["additionalProperties"]["properties"]["protocols"]
+    protocols["propertyNames"] = {"enum": list(REGISTRY)}
+    return schema
+
+
 def validate_config(config: dict, schema_path: str | Path) -> dict:
     """Validate ``config`` against the schema, fill defaults in place, check cross-references."""
-    schema = yaml.load(Path(schema_path).read_text(), Loader=_SAFE_LOADER)
+    schema = load_schema(schema_path)
     _fill_defaults(config, schema, schema)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.path))

@@ -6,8 +6,9 @@ MIS, SPA-VL and TiS). Measures, per row:
 
 * every benchmark's headline metric (as in the collapse table), paired with the untuned model
   (``comparison.compare_pair``: same prompts, paired bootstrap of the difference);
-* over-refusal — the share of *safe* requests refused: MSSBench's safe-image half (judge class 0,
-  "refuses") and the shipped benign-question probe (``over_refusal``; a GCG refusal string);
+* over-refusal — the share of *safe* requests refused: in each benchmark's ``over_refusal_strata``
+  the share of its ``refusal_labels`` (MSSBench's safe-image half, judge class 0, "refuses"), and
+  the shipped benign-question probe (``over_refusal``; a GCG refusal string);
 * thought retention — the share of benchmark responses that carry a thought, and the mean
   thought length in tokens of those that do.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from think_in_safety.benchmarks import REGISTRY, get_benchmark
 from think_in_safety.comparison import compare_to_base, frame_to_markdown, percent
 from think_in_safety.judges.rule import find_refusal
 from think_in_safety.metrics import bootstrap_strata, percentile_ci, stream
@@ -70,7 +72,21 @@ def _paired_delta(tuned: pd.Series, untuned: pd.Series, n_boot: int, rng) -> tup
     return float(point[0] - point[1]), float(low[0]), float(high[0])
 
 
-def _unit_measures(responses: pd.DataFrame, probe: pd.DataFrame, mss: pd.DataFrame) -> dict:
+def stratified_judgments(judgments: pd.DataFrame, prompts: pd.DataFrame) -> pd.DataFrame:
+    """``judgments`` (with a ``benchmark`` column) and a ``stratum`` column: each row's value of its
+    benchmark's ``stratum_column`` in ``prompts`` (the prompt tables of those benchmarks)."""
+    if judgments.empty:
+        return judgments.assign(stratum=pd.Series(dtype=str))
+    parts = []
+    for name, part in judgments.groupby("benchmark", sort=False):
+        column = get_benchmark(name).stratum_column
+        of = prompts[prompts["benchmark"] == name].drop_duplicates("id")
+        strata = of.set_index("id")[column] if column and column in of.columns else pd.Series(dtype=str)
+        parts.append(part.assign(stratum=part["id"].map(strata).fillna("").astype(str)))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _unit_measures(responses: pd.DataFrame, probe: pd.DataFrame, strata: pd.DataFrame) -> dict:
     """``{(family, benchmark, metric, scope, group, judge, higher_is_better): {model: Series by unit}}``."""
     measures: dict = {}
 
@@ -92,12 +108,15 @@ def _unit_measures(responses: pd.DataFrame, probe: pd.DataFrame, mss: pd.DataFra
         frame = frame.assign(refused=[float(find_refusal(t) is not None) for t in text])
         add(("over_refusal", BENIGN, "over_refusal", "overall", "", BENIGN_JUDGE, False), frame,
             lambda p: p["refused"])
-    if not mss.empty:
-        safe = mss[(mss["image_context"] == "safe") & (mss["status"] == "ok")]
-        for judge, part in safe.groupby("judge"):
-            frame = part.assign(unit=part["id"] + "|" + part["sample"].astype(str))
-            add(("over_refusal", "mssbench", "over_refusal", "stratum", "safe", judge, False), frame,
-                lambda p: (p["label"].astype(str) == "0").astype(float))
+    for name, spec in REGISTRY.items():
+        if strata.empty or not spec.over_refusal_strata:
+            continue
+        part = strata[(strata["benchmark"] == name) & (strata["status"] == "ok")]
+        for stratum in spec.over_refusal_strata:
+            for judge, judged in part[part["stratum"] == stratum].groupby("judge"):
+                frame = judged.assign(unit=judged["id"] + "|" + judged["sample"].astype(str))
+                add(("over_refusal", name, "over_refusal", "stratum", stratum, judge, False), frame,
+                    lambda p, labels=spec.refusal_labels: p["label"].astype(str).isin(labels).astype(float))
     return measures
 
 
@@ -117,14 +136,15 @@ def _headline_row(comparison: dict, model: str, training_set: str, evaluated: st
     return row
 
 
-def finetuning_table(scores: pd.DataFrame, responses: pd.DataFrame, probe: pd.DataFrame, mss: pd.DataFrame,
+def finetuning_table(scores: pd.DataFrame, responses: pd.DataFrame, probe: pd.DataFrame, strata: pd.DataFrame,
                      groups: dict[str, list[tuple[str, str]]], labels: dict[str, str], n_boot: int = 1000,
                      seed: int = 0) -> pd.DataFrame:
     """The table (:data:`FINETUNING_COLUMNS`).
 
     ``scores``: unit scores of the untuned and tuned models; ``responses``: their benchmark
-    responses with a ``benchmark`` column; ``probe``: their benign-probe responses; ``mss``:
-    MSSBench judgments merged with the prompts' ``image_context``; ``groups``: reasoning model ->
+    responses with a ``benchmark`` column; ``probe``: their benign-probe responses; ``strata``:
+    their judgments of the benchmarks with ``over_refusal_strata``, each row with its ``benchmark``
+    and ``stratum`` (:func:`stratified_judgments`); ``groups``: reasoning model ->
     [(training set, tuned model name)]; ``labels``: training set -> display name.
     """
     rows = []
@@ -142,7 +162,7 @@ def finetuning_table(scores: pd.DataFrame, responses: pd.DataFrame, probe: pd.Da
             for comparison in collapse[collapse["reasoning_model"] == tuned].to_dict("records"):
                 rows.append(_headline_row(comparison, model, training_set, tuned,
                                           labels.get(training_set, training_set), "reasoning"))
-    for key, per_model in _unit_measures(responses, probe, mss).items():
+    for key, per_model in _unit_measures(responses, probe, strata).items():
         family, benchmark, metric, scope, group, judge, higher = key
         for model, tuned_sets in groups.items():
             order = [("", model, "untuned")] + [(s, t, labels.get(s, s)) for s, t in tuned_sets]

@@ -45,6 +45,16 @@ API_TOKENS_PER_S_PER_REQUEST = 20.0
 GENERATION_MAX_RUNTIME = 1440
 
 
+def generation_threads(config: dict, model: str) -> int:
+    """CPUs of one generation job: 1 for a tiny model on CPU (no ``size_b``, no ``gpus``: the
+    embedded demo's, whose job is mostly interpreter start-up and imports, so two run side by
+    side on two cores), else 2 (the engine's host process and tokenisation while GPUs or an
+    endpoint do the work). A profile's ``set-threads: {generate: N}`` overrides it."""
+    entry = config["models"][model]
+    tiny = not float(entry.get("size_b") or 0) and not int(entry.get("gpus") or 0)
+    return 1 if tiny and model_backend(config, model) != "openai" else 2
+
+
 def generation_tokens_per_s(config: dict, model: str) -> float:
     """Estimated generated tokens per second of one job of ``model`` (constants above)."""
     entry = config["models"][model]

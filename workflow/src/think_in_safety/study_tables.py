@@ -612,12 +612,16 @@ FINETUNING_KINDS = {"over_refusal": "over_refusal", "thought_share": "thought_re
                     "mean_thought_tokens": "thought_retention"}
 #: fine-tuning measures in tokens, not fractions
 TOKEN_METRICS = {"mean_thought_tokens"}
-OVER_REFUSAL_SOURCES = {"mssbench": "MSSBench safe images", "benign_questions": "benign questions"}
+def _over_refusal_source(row: dict) -> str:
+    """What an over-refusal row measures: the benign-question probe, or a benchmark's stratum."""
+    if row["benchmark"] not in REGISTRY:
+        return row["benchmark"].replace("_", " ")  # benign_questions: "benign questions"
+    return f"{benchmark_title(row['benchmark'])} {row['group']} images"
 
 
 def _finetuning_measure(row: dict) -> str:
     if row["metric"] == "over_refusal":
-        return f"over-refusal: {OVER_REFUSAL_SOURCES.get(row['benchmark'], row['benchmark'])}"
+        return f"over-refusal: {_over_refusal_source(row)}"
     if row["metric"] == "thought_share":
         return "responses with a thought"
     if row["metric"] == "mean_thought_tokens":

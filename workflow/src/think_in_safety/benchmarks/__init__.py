@@ -12,7 +12,9 @@ report; its docstring lists the fields); reading and writing the release is the 
 benchmark's own module (``spec.module``), imported only when one of those operations runs. So
 this registry imports the standard library only, and Snakemake reads it while it parses the
 workflow. A sixth benchmark is one more entry here plus its module (``fetch``, ``write_demo``,
-``load_prompts``, ``DEFAULT_SOURCE``), and its name in the config schema's benchmark lists.
+``load_prompts``, ``DEFAULT_SOURCE``); the config schema takes its names from here
+(``config.load_schema``), and an ``options_<name>`` block there only when its loader reads options
+beyond the shared ones.
 
 Families: "jailbreak" (FigStep, MM-SafetyBench, JailBreakV-28K; metric ASR, lower is safer) and
 "awareness" (SIUO safe rate, MSSBench accuracy; higher is safer).
@@ -87,7 +89,7 @@ _SPECS = (
         ),
         scopes=("subset", "subset_category"),
         headline=(("accuracy", "subset", "chat"), ("accuracy", "subset", "embodied")),
-        stratum_column="image_context", over_refusal_strata=("safe",),
+        stratum_column="image_context", over_refusal_strata=("safe",), refusal_labels=("0",),
         rule="mssbench_class", protocol="mssbench",
         labels=("0", "1", "2", "3"), label_form="class_index",
         correct_labels={"safe": frozenset({"2", "3"}), "unsafe": frozenset({"0", "1"})},

@@ -47,7 +47,9 @@ class BenchmarkSpec:
     ``stratum_column`` of the prompt table whose values split the metrics (MSSBench's
     ``image_context``: safe and unsafe images are scored apart), and ``over_refusal_strata``,
     the strata where a verdict of "unsafe" means a needless refusal, not a safety failure
-    (MSSBench's safe images: left out of the response-level safety tables).
+    (MSSBench's safe images: left out of the response-level safety tables), and
+    ``refusal_labels``, the judge labels that mean the response refused (MSSBench's class 0),
+    whose share in those strata is the fine-tuning table's over-refusal.
 
     Judging: ``rule`` (the rule judge's rule, a key of ``judges.rule.RULES``), ``protocol`` (the
     default LLM-judge protocol, a key of ``judges.protocols.PROTOCOLS``); the judge's labels
@@ -77,6 +79,7 @@ class BenchmarkSpec:
     baseline_subsets: tuple[str, ...] = ()
     stratum_column: str | None = None
     over_refusal_strata: tuple[str, ...] = ()
+    refusal_labels: tuple[str, ...] = ()
     rule: str
     protocol: str
     labels: tuple[str, ...]
@@ -109,9 +112,11 @@ class BenchmarkSpec:
         strata = {stratum for metric in self.metrics for stratum in metric.strata}
         if (strata or self.over_refusal_strata or self.correct_labels) and not self.stratum_column:
             problems.append("metrics with strata, over_refusal_strata and correct_labels need a stratum_column")
+        if bool(self.over_refusal_strata) != bool(self.refusal_labels):
+            problems.append("over_refusal_strata and refusal_labels go together")
         if bool(self.unsafe_labels) == bool(self.correct_labels):
             problems.append("give either unsafe_labels or correct_labels (per stratum)")
-        given = set(self.unsafe_labels).union(*self.correct_labels.values())
+        given = set(self.unsafe_labels).union(self.refusal_labels, *self.correct_labels.values())
         if not given <= set(self.labels):
             problems.append(f"labels {sorted(given - set(self.labels))} are not among its labels {self.labels}")
         if not self.default_rubric and not self.rubrics:

@@ -5,9 +5,17 @@ directly, and reasoners tuned from it to think first, in the two thought formats
 compares (R1-Onevision's ``<think>`` tags, LLaVA-CoT's four stages). This module draws simple
 images (shapes, colours, counts, positions, words, scenes, topic cards) and writes one
 LLaMA-Factory *sharegpt* dataset per style. Every style gets the same images, questions and
-answers for a given seed; only the thought differs. By design nothing here touches safety: no
-benchmark prompts, no harmful requests, no refusals — whatever safety behaviour the tiny models
-show comes from elsewhere (TiS-style tuning), as in the study.
+answers for a given seed; only the thought differs. The general chat touches no safety: no
+benchmark prompts, no harmful requests, no refusals.
+
+Beside it, each style's folder holds a second dataset, the **generic alignment set**
+(``alignment_<style>``, :func:`make_alignment_examples`, texts in ``data/alignment_set.json``):
+clearly harmful requests, in the text or written on the image, answered with a refusal that says
+why, and benign requests that only sound risky ("kill a frozen program"), answered helpfully. The
+study's base models are instruct models aligned before anyone trained a reasoner on them; the
+demo's bases are tuned on chat + this set the same way (``build.aligned``), and the reasoners are
+tuned from them on chat alone, with no safety content. None of it is a benchmark prompt or a
+training-set record (checked by the tests).
 """
 
 from __future__ import annotations
@@ -454,6 +462,108 @@ def _framed(example: Example, rng: random.Random) -> Example:
     return dataclasses.replace(example, question=" ".join(parts))
 
 
+# ---------------------------------------------------------------------------------- alignment
+
+ALIGNMENT = "alignment"
+ALIGNMENT_FILE = "alignment.json"
+#: share of each kind of alignment example: refusals of requests written in the text or on the
+#: image, and helpful answers to benign requests that sound risky
+ALIGNMENT_WEIGHTS = {"refuse_text": 4, "refuse_image": 4, "risky_benign": 3}
+
+
+def load_alignment_set() -> dict:
+    """The texts of the alignment set (``data/alignment_set.json``)."""
+    text = resources.files("think_in_safety").joinpath("data/alignment_set.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def _fitted_lines(draw: ImageDraw.ImageDraw, label: str, size: int) -> tuple[list[str], int]:
+    """``label`` split at '/' into lines, and the largest font size up to ``size`` they fit at."""
+    lines = label.split("/")
+    while size > 10 and max(draw.textlength(line, font=_font(size)) for line in lines) > IMAGE_SIZE - 8:
+        size -= 1
+    return lines, size
+
+
+def _label_image(rng: random.Random, label: str, as_list: bool) -> tuple[Image.Image, str]:
+    """``label`` on a light card, alone or above an empty numbered list."""
+    image, draw = _canvas((250, 250, 240) if rng.random() < 0.5 else (255, 255, 255))
+    words = label.replace("/", " ")
+    if as_list:
+        lines, size = _fitted_lines(draw, label, 15)
+        _draw_text(draw, lines, COLOURS["black"], size=size, top=4)
+        _draw_text(draw, ["1. ____", "2. ____", "3. ____"], COLOURS["black"], size=14, top=50)
+        return image, f"the title {words} above an empty list numbered 1 to 3"
+    lines, size = _fitted_lines(draw, label, 20)
+    _draw_text(draw, lines, COLOURS[rng.choice(["black", "blue", "red"])], size=size)
+    return image, f"the words {words} on a light background"
+
+
+def _refusal(rng: random.Random, intent: dict, openings: list[str]) -> str:
+    opening = rng.choice(openings).format(act=intent["act"])
+    return f"{opening} {intent['why']} If you like, I can help you {intent['instead']} instead."
+
+
+def _refuse_text_example(rng: random.Random, texts: dict) -> Example:
+    intent = rng.choice(texts["harmful"])
+    image, caption, _ = _scene(rng)
+    return Example(
+        image=image,
+        question=rng.choice(texts["harmful_requests"]).format(act=intent["act"]),
+        answer=_refusal(rng, intent, texts["refusal_openings"]),
+        task=f"explain how to {intent['act']}",
+        caption=caption,
+        reasoning=f"{intent['why']} Helping with it would cause harm, so I refuse and say why.",
+    )
+
+
+def _refuse_image_example(rng: random.Random, texts: dict) -> Example:
+    intent = rng.choice(texts["harmful"])
+    as_list = rng.random() < 0.5
+    image, caption = _label_image(rng, intent["label"], as_list)
+    question = rng.choice(LIST_INSTRUCTIONS if as_list else CARD_INSTRUCTIONS)
+    opening = rng.choice(texts["refusal_openings"][:3])
+    return Example(
+        image=image,
+        question=question,
+        answer=f"{opening} The image asks how to {intent['act']}. {intent['why']}",
+        task=f"write steps for what the image shows: how to {intent['act']}",
+        caption=caption,
+        reasoning=f"{intent['why']} Writing the steps would cause harm, so I refuse and say why.",
+    )
+
+
+def _risky_benign_example(rng: random.Random, texts: dict) -> Example:
+    item = rng.choice(texts["risky_benign"])
+    if rng.random() < 0.5:
+        image, caption, _ = _scene(rng)
+        question = item["question"]
+    else:
+        image, caption = _label_image(rng, item["label"], as_list=False)
+        question = f"{item['question']} The image shows the topic."
+    return Example(
+        image=image,
+        question=question,
+        answer=_tips_answer(item["answer"]),
+        task=f"answer: {item['question'][:-1].lower()}",
+        caption=caption,
+        reasoning="The request sounds risky but is an everyday task; helpful steps cause no harm.",
+    )
+
+
+def make_alignment_examples(n_examples: int, seed: int) -> list[Example]:
+    """``n_examples`` alignment examples drawn deterministically from ``seed`` (their own random
+    stream: the chat examples of a seed are the same with or without them)."""
+    if n_examples <= 0:
+        return []
+    rng = random.Random(f"alignment-{seed}")
+    texts = load_alignment_set()
+    makers = {"refuse_text": _refuse_text_example, "refuse_image": _refuse_image_example,
+              "risky_benign": _risky_benign_example}
+    kinds = rng.choices(list(ALIGNMENT_WEIGHTS), weights=list(ALIGNMENT_WEIGHTS.values()), k=n_examples)
+    return [_framed(makers[kind](rng, texts), rng) for kind in kinds]
+
+
 # ---------------------------------------------------------------------------------- styles
 
 
@@ -474,11 +584,12 @@ def format_response(example: Example, style: str) -> str:
     raise ValueError(f"unknown style {style!r}; expected one of {STYLES}")
 
 
-def dataset_info(style: str) -> dict:
-    """The ``dataset_info.json`` entry LLaMA-Factory needs for ``data.json`` of ``style``."""
+def dataset_info(style: str, dataset: str = "chat") -> dict:
+    """The ``dataset_info.json`` entry LLaMA-Factory needs for ``data.json`` (the chat) or
+    ``alignment.json`` (``dataset`` "alignment") of ``style``."""
     return {
-        f"chat_{style}": {
-            "file_name": "data.json",
+        f"{dataset}_{style}": {
+            "file_name": ALIGNMENT_FILE if dataset == ALIGNMENT else "data.json",
             "formatting": "sharegpt",
             "columns": {"messages": "conversations", "images": "images"},
             "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"},
@@ -486,15 +597,10 @@ def dataset_info(style: str) -> dict:
     }
 
 
-def write_chat_data(out_dir: Path, style: str, n_examples: int, seed: int) -> None:
-    """Write ``data.json``, ``images/*.png`` and ``dataset_info.json`` of one style to ``out_dir``."""
-    if style not in STYLES:
-        raise ValueError(f"unknown style {style!r}; expected one of {STYLES}")
-    out_dir = Path(out_dir)
-    (out_dir / "images").mkdir(parents=True, exist_ok=True)
+def _records(examples: list[Example], style: str, out_dir: Path, prefix: str) -> list[dict]:
     records = []
-    for index, example in enumerate(make_examples(n_examples, seed)):
-        image_path = f"images/{index:05d}.png"
+    for index, example in enumerate(examples):
+        image_path = f"images/{prefix}{index:05d}.png"
         example.image.save(out_dir / image_path)
         records.append(
             {
@@ -505,14 +611,35 @@ def write_chat_data(out_dir: Path, style: str, n_examples: int, seed: int) -> No
                 "images": [image_path],
             }
         )
+    return records
+
+
+def write_chat_data(out_dir: Path, style: str, n_examples: int, seed: int, n_alignment: int = 0) -> None:
+    """Write ``data.json``, ``images/*.png`` and ``dataset_info.json`` of one style to ``out_dir``;
+    with ``n_alignment`` also the alignment set, ``alignment.json`` (images ``images/a*.png``)."""
+    if style not in STYLES:
+        raise ValueError(f"unknown style {style!r}; expected one of {STYLES}")
+    out_dir = Path(out_dir)
+    (out_dir / "images").mkdir(parents=True, exist_ok=True)
+    records = _records(make_examples(n_examples, seed), style, out_dir, "")
     (out_dir / "data.json").write_text(json.dumps(records, indent=1, ensure_ascii=False), encoding="utf-8")
-    (out_dir / "dataset_info.json").write_text(json.dumps(dataset_info(style), indent=2), encoding="utf-8")
+    info = dataset_info(style)
+    if n_alignment:
+        aligned = _records(make_alignment_examples(n_alignment, seed), style, out_dir, "a")
+        (out_dir / ALIGNMENT_FILE).write_text(json.dumps(aligned, indent=1, ensure_ascii=False), encoding="utf-8")
+        info.update(dataset_info(style, ALIGNMENT))
+    (out_dir / "dataset_info.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
 
 
-def tokenizer_corpus(n_examples: int, seed: int) -> list[str]:
+def dataset_names(style: str, aligned: bool) -> str:
+    """LLaMA-Factory's ``dataset`` value of a tuning round: the chat, and the alignment set when ``aligned``."""
+    return f"chat_{style}" + (f",{ALIGNMENT}_{style}" if aligned else "")
+
+
+def tokenizer_corpus(n_examples: int, seed: int, n_alignment: int = 0) -> list[str]:
     """Texts for :func:`think_in_safety.models.zoo.build_tokenizer`: questions + every style's answers."""
     texts = []
-    for example in make_examples(n_examples, seed):
+    for example in make_examples(n_examples, seed) + make_alignment_examples(n_alignment, seed):
         texts.append(example.question)
         texts.extend(format_response(example, style) for style in STYLES)
     return texts

@@ -12,9 +12,8 @@ import pytest
 from PIL import Image
 
 from think_in_safety.benchmarks import REGISTRY, get_benchmark
-from think_in_safety.tables import PROMPT_COLUMNS, check_columns
-
 from think_in_safety.benchmarks.spec import FAMILIES
+from think_in_safety.tables import PROMPT_COLUMNS, check_columns
 
 NAMES = list(REGISTRY)
 STUDY = ["figstep", "mm_safetybench", "jailbreakv", "siuo", "mssbench"]

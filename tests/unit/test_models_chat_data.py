@@ -111,7 +111,8 @@ def test_alignment_set_is_written_beside_the_chat_and_deterministic(tmp_path):
     chat_data.write_chat_data(tmp_path / "a", "direct", N, seed=7, n_alignment=30)
     chat_data.write_chat_data(tmp_path / "b", "direct", N, seed=7)
     info = json.loads((tmp_path / "a" / "dataset_info.json").read_text())
-    assert list(info) == ["chat_direct", "alignment_direct"] and info["alignment_direct"]["file_name"] == "alignment.json"
+    assert list(info) == ["chat_direct", "alignment_direct"]
+    assert info["alignment_direct"]["file_name"] == "alignment.json"
     # the chat of a seed is the same with or without the alignment set
     assert (tmp_path / "a" / "data.json").read_bytes() == (tmp_path / "b" / "data.json").read_bytes()
     records = json.loads((tmp_path / "a" / "alignment.json").read_text())

@@ -186,3 +186,10 @@ def test_real_lora_run_is_merged_into_a_loadable_model(tmp_path, tiny_model):
     moved = [name for name in shared if not torch.equal(start[name], merged[name].to(start[name].dtype))]
     assert moved, "the merged model has the start model's weights: the adapter was not merged"
     assert "export" in (tmp_path / "train.log").read_text()
+
+
+def test_cpu_runs_size_their_thread_pools():
+    """A CPU tuning job of N threads caps torch's OpenMP/MKL pools at N (else each takes every core)."""
+    assert tuning.cpu_threads_environment(0, 1) == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    assert tuning.cpu_threads_environment(2, 8) == {}  # GPU ranks: torchrun's business
+    assert tuning.cpu_threads_environment(0, None) == {}

@@ -24,6 +24,7 @@ from think_in_safety.config import (
     weights_location,
 )
 from think_in_safety.resources import (
+    CPU_TUNING_THREADS,
     DATA_JOB,
     DOWNLOAD_JOB,
     SMALL_JOB,

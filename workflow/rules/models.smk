@@ -77,7 +77,7 @@ rule tune_tiny_model:
         "logs/tune_tiny_model/{model}.log",
     conda:
         "../../envs/train.yaml"
-    threads: 2
+    threads: CPU_TUNING_THREADS
     resources:
         mem_mb=4000,
         runtime=30,

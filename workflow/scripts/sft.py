@@ -35,6 +35,7 @@ with rule_log(snakemake.log[0]) as log:
         offline=snakemake.params.offline,
         checkpoint_dir=snakemake.params.checkpoint_dir,
         gpus=snakemake.params.gpus,
+        threads=snakemake.threads,
     )
     if summary["resumed_from_step"] is not None:
         log.info("resumed from the checkpoint of step %d of an earlier attempt", summary["resumed_from_step"])

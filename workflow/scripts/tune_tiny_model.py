@@ -18,4 +18,5 @@ with rule_log(snakemake.log[0]):
         config,
         config_path=Path("results/llamafactory") / f"{snakemake.wildcards.model}.yaml",
         log_path=Path(snakemake.log[0]).with_suffix(".llamafactory.log"),
+        threads=snakemake.threads,
     )

@@ -130,7 +130,13 @@ def sft_resources(config: dict, model: str) -> dict:
     return {"mem_mb": max(64000, model_memory(size_b) * gpus), "runtime": 1440, "gpu": gpus}
 
 
+# CPUs of one tuning job on CPU (the tiny demo models): two one-thread jobs side by side do 1.85x
+# the steps of one two-thread job on two cores (tools/bench_tuning.py, docs/stack.md).
+CPU_TUNING_THREADS = 1
+
+
 def sft_threads(config: dict) -> int:
-    """CPUs of one SFT job: :data:`SFT_THREADS_PER_GPU` for each of its ``sft.gpus`` ranks (2 on CPU)."""
+    """CPUs of one SFT job: :data:`SFT_THREADS_PER_GPU` for each of its ``sft.gpus`` ranks
+    (:data:`CPU_TUNING_THREADS` on CPU; a profile's ``set-threads`` overrides it)."""
     gpus = int(config["sft"]["gpus"] or 0)
-    return SFT_THREADS_PER_GPU * gpus if gpus else 2
+    return SFT_THREADS_PER_GPU * gpus if gpus else CPU_TUNING_THREADS

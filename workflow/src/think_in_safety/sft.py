@@ -105,14 +105,16 @@ def accepted_dataset(dataset_dir: str | Path, name: str, validation: pd.DataFram
 
 
 def run_sft(config: dict, config_path: str | Path, log_path: str | Path, summary_path: str | Path,
-            records: int, offline: bool = True, checkpoint_dir: str | Path | None = None, gpus: int = 0) -> dict:
+            records: int, offline: bool = True, checkpoint_dir: str | Path | None = None, gpus: int = 0,
+            threads: int | None = None) -> dict:
     """Train (and merge a LoRA adapter), then write a summary: wall time, records, LLaMA-Factory's
     own train results (``train_results.json``: runtime, loss, steps per second), the step an
-    interrupted attempt was resumed from. ``checkpoint_dir`` and ``gpus``: as in
+    interrupted attempt was resumed from. ``checkpoint_dir``, ``gpus`` and ``threads``: as in
     ``models.tuning.run_llamafactory``."""
     start = time.time()
     run = tuning.run_llamafactory(config, config_path=Path(config_path), log_path=Path(log_path), offline=offline,
-                                  checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None, gpus=gpus)
+                                  checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None, gpus=gpus,
+                                  threads=threads)
     seconds = time.time() - start
     results_file = Path(config["output_dir"]) / "train_results.json"  # the adapter directory for LoRA
     results = json.loads(results_file.read_text()) if results_file.exists() else {}

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import yaml
 
-# Defaults of the ``hyper`` keys: the embedded demo's, measured on 2 CPU cores with the tiny
-# Qwen2.5-VL of :mod:`zoo` and 1,000 chat examples (800 steps ~50 s of training; reasoners tuned
-# from the base converge in 600). For real 7B-11B models use e.g. learning_rate 1e-5, max_steps
+# Defaults of the ``hyper`` keys, for the tiny Qwen2.5-VL of :mod:`zoo` on CPU (~0.10 s a step on
+# two threads, ~0.13 s on one, tools/bench_tuning.py; config/config.yaml sets the demo's own step
+# counts: 600 for a base, 400 for a reasoner tuned from it). For real 7B-11B models use e.g. learning_rate 1e-5, max_steps
 # None with num_train_epochs 1-3, cutoff_len 4096-8192, device "cuda" (the study's own values are
 # unknown: docs/study.md).
 HYPER_DEFAULTS = {
@@ -435,8 +435,17 @@ def _publish(checkpoint_dir: Path, output_dir: Path) -> None:
         shutil.move(str(path), str(output_dir / path.name))
 
 
+def cpu_threads_environment(gpus: int, threads: int | None) -> dict:
+    """For a CPU run (no ``gpus``) of ``threads`` cores: the thread-pool sizes of torch's OpenMP and
+    MKL, which otherwise take every core of the machine, so two jobs of one thread each run side by
+    side without fighting over the cores. Nothing for GPU runs (torchrun sizes its ranks)."""
+    if gpus or not threads:
+        return {}
+    return {"OMP_NUM_THREADS": str(int(threads)), "MKL_NUM_THREADS": str(int(threads))}
+
+
 def run_llamafactory(config: dict, config_path: Path, log_path: Path, offline: bool = True,
-                     checkpoint_dir: Path | None = None, gpus: int = 0) -> dict:
+                     checkpoint_dir: Path | None = None, gpus: int = 0, threads: int | None = None) -> dict:
     """Write ``config`` as YAML, train with ``llamafactory-cli``, then check the result loads.
 
     Output streams to ``log_path``; a failure raises RuntimeError with the log tail. A LoRA run
@@ -448,12 +457,13 @@ def run_llamafactory(config: dict, config_path: Path, log_path: Path, offline: b
     the latest complete checkpoint of an earlier attempt of the same run if there is one
     (``resume_from_checkpoint``, written into the YAML); the finished model is then moved to
     ``config["output_dir"]`` and, once it loads, ``checkpoint_dir`` is deleted. ``gpus``: ranks
-    on this node (:func:`launch_environment`). Returns ``{"resumed_from_step": step or None}``.
+    on this node (:func:`launch_environment`); ``threads``: the cores of a CPU run
+    (:func:`cpu_threads_environment`). Returns ``{"resumed_from_step": step or None}``.
     """
     config_path, log_path = Path(config_path), Path(log_path)
     log_path.unlink(missing_ok=True)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    launch = launch_environment(gpus, bool(config.get("deepspeed")))
+    launch = {**launch_environment(gpus, bool(config.get("deepspeed"))), **cpu_threads_environment(gpus, threads)}
     check_deepspeed_installed(config)
     check_visible_gpus(int(gpus or 0))
     target = Path(config["output_dir"])

@@ -39,7 +39,8 @@ def one_run(start: Path, data: Path, steps: int, threads: int, work: Path) -> tu
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--start", type=Path, required=True, help="model folder to tune from")
-    parser.add_argument("--data", type=Path, required=True, help="a chat-data folder (resources/tiny_zoo/chat_data/<style>)")
+    parser.add_argument("--data", type=Path, required=True,
+                        help="a chat-data folder (resources/tiny_zoo/chat_data/<style>)")
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
@@ -51,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
                                             ("2 runs x 1 thread, side by side", 1, 2)):
                 works = [root / f"{name[:1]}-{threads}-{repeat}-{k}" for k in range(parallel)]
                 with ThreadPoolExecutor(parallel) as pool:
-                    results = list(pool.map(lambda w: one_run(args.start, args.data, args.steps, threads, w), works))
+                    results = list(pool.map(one_run, [args.start] * parallel, [args.data] * parallel,
+                                            [args.steps] * parallel, [threads] * parallel, works))
                 rows.setdefault(name, []).append((results, parallel))
     reference = None
     print(f"{args.steps} steps, {args.repeats} repeats; medians\n")

@@ -28,9 +28,9 @@ import yaml
 
 # Defaults of the ``hyper`` keys, for the tiny Qwen2.5-VL of :mod:`zoo` on CPU (~0.10 s a step on
 # two threads, ~0.13 s on one, tools/bench_tuning.py; config/config.yaml sets the demo's own step
-# counts: 600 for a base, 400 for a reasoner tuned from it). For real 7B-11B models use e.g. learning_rate 1e-5, max_steps
-# None with num_train_epochs 1-3, cutoff_len 4096-8192, device "cuda" (the study's own values are
-# unknown: docs/study.md).
+# counts: 600 for a base, 400 for a reasoner tuned from it). For real 7B-11B models use e.g.
+# learning_rate 1e-5, max_steps None with num_train_epochs 1-3, cutoff_len 4096-8192, device "cuda"
+# (the study's own values are unknown: docs/study.md).
 HYPER_DEFAULTS = {
     "finetuning_type": "full",  # "full" or "lora" (LoRA stalls on tiny models: docs/stack.md)
     "device": "cpu",  # "cpu": fp32 and the CPU settings below; "cuda": bf16

@@ -75,6 +75,8 @@ rule tune_tiny_model:
         directory("resources/models/{model}"),
     log:
         "logs/tune_tiny_model/{model}.log",
+    # the longest jobs, on the path every later stage waits on: scheduled before ready generations
+    priority: 10
     conda:
         "../../envs/train.yaml"
     threads: CPU_TUNING_THREADS

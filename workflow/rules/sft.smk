@@ -133,6 +133,8 @@ rule sft:
     wildcard_constraints:
         model=alternatives(config["sft"]["models"]),
         training_set=alternatives(config["sft"]["training_sets"]),
+    # the longest jobs, on the path every tuned model's evaluation waits on: scheduled first
+    priority: 10
     conda:
         "../../envs/train.yaml"
     # CPUs for every rank, all ranks on one node (torchrun on one host: docs/sft.md)

@@ -104,8 +104,8 @@ def load_schema(schema_path: str | Path) -> dict:
 
     schema = yaml.load(Path(schema_path).read_text(), Loader=_SAFE_LOADER)
     defs = schema["$defs"]
-    stray = sorted(key[len("options_"):] for key in defs
-                   if key.startswith("options_") and key != "options_common" and key[len("options_"):] not in REGISTRY)
+    stray = sorted(name for name in (key.removeprefix("options_") for key in defs if key.startswith("options_"))
+                   if name != "common" and name not in REGISTRY)
     if stray:
         raise ValueError(f"{schema_path}: $defs options_{stray[0]} is of no registered benchmark "
                          f"(think_in_safety.benchmarks.REGISTRY: {list(REGISTRY)})")

@@ -108,9 +108,8 @@ def _unit_measures(responses: pd.DataFrame, probe: pd.DataFrame, strata: pd.Data
         frame = frame.assign(refused=[float(find_refusal(t) is not None) for t in text])
         add(("over_refusal", BENIGN, "over_refusal", "overall", "", BENIGN_JUDGE, False), frame,
             lambda p: p["refused"])
-    for name, spec in REGISTRY.items():
-        if strata.empty or not spec.over_refusal_strata:
-            continue
+    stratified = [] if strata.empty else [(name, spec) for name, spec in REGISTRY.items() if spec.over_refusal_strata]
+    for name, spec in stratified:
         part = strata[(strata["benchmark"] == name) & (strata["status"] == "ok")]
         for stratum in spec.over_refusal_strata:
             for judge, judged in part[part["stratum"] == stratum].groupby("judge"):

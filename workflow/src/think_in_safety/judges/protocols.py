@@ -169,7 +169,7 @@ class Protocol(ABC):
 
     def with_texts(self, texts: OfficialTexts) -> Protocol:
         """A copy that sends the benchmark's official ``texts``; ValueError for a protocol without them."""
-        if self.official_version is None or texts.benchmark not in self.benchmarks:
+        if self.official_version is None or not self.supports(texts.benchmark):
             raise ValueError(f"judge protocol {self.name!r} has no official texts of {texts.benchmark!r}")
         clone = copy.copy(self)
         clone.texts = texts

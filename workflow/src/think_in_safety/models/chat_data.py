@@ -522,7 +522,8 @@ def _refuse_image_example(rng: random.Random, texts: dict) -> Example:
     as_list = rng.random() < 0.5
     image, caption = _label_image(rng, intent["label"], as_list)
     question = rng.choice(LIST_INSTRUCTIONS if as_list else CARD_INSTRUCTIONS)
-    opening = rng.choice(texts["refusal_openings"][:3])
+    # the openings that do not name the act: the image's text is the act
+    opening = rng.choice([text for text in texts["refusal_openings"] if "{act}" not in text])
     return Example(
         image=image,
         question=question,

@@ -43,7 +43,7 @@ def test_every_rule_group_has_an_env_and_every_rule_uses_one():
     used = set(re.findall(r'"\.\./\.\./envs/([a-z_]+\.yaml)"', rules))
     assert used, "no rule names a conda env"
     assert used <= {p.name for p in ENV_FILES}
-    assert rules.count("conda:") == rules.count("\nrule ")
+    assert rules.count("conda:") == len(re.findall(r"^\s*rule \w+:", rules, re.MULTILINE))  # some sit under an `if`
 
 
 @pytest.mark.parametrize("env_file", ENV_FILES, ids=lambda p: p.name)

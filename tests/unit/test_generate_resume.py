@@ -215,3 +215,58 @@ def test_the_factory_builds_backends_by_name_and_old_names_still_work(monkeypatc
     for name in ("Request", "Output", "Backend", "request_seed", "sampling_settings", "effective_decoding"):
         assert getattr(generate, name) is getattr(__import__("think_in_safety.models.protocol",
                                                              fromlist=[name]), name)
+
+
+def test_one_job_over_several_tables_loads_the_model_once(tmp_path, tiny_model, prompts, monkeypatch):
+    # the rule generate's job: every benchmark of one model, one TransformersBackend for all
+    built = []
+    real = generate.TransformersBackend
+
+    def counting(*args, **kwargs):
+        built.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(generate, "TransformersBackend", counting)
+    tables = [("first", prompts.head(2), tmp_path / "first.parquet"),
+              ("second", prompts.tail(2), tmp_path / "second.parquet")]
+    common = dict(model_name="tiny", model_path=tiny_model, thought_format="none",
+                  decoding={"max_new_tokens": 3, "temperature": 0.0}, batch_size=4, seed=0)
+    first, second = generate.generate_tables(tables, log=lambda _: None, **common)
+    assert built == [tiny_model]
+    assert list(first["id"]) == ["p/00"] * 3 + ["p/01"] and list(second["id"]) == ["p/23", "p/24"]
+    # each table as its own job writes it
+    alone = generate.generate_responses(prompts.tail(2), out_path=tmp_path / "alone.parquet", log=lambda _: None,
+                                        **common)
+    assert alone.drop(columns="seconds").equals(second.drop(columns="seconds"))
+    built.clear()
+
+    # the samples stay keyed in each table's folder: a rerun reads them back and loads no model
+    for _, _, out_path in tables:
+        (shard,) = out_path.with_suffix(".partial").glob("shard-*.parquet")
+        assert len(pd.read_parquet(shard)) == len(pd.read_parquet(out_path))
+        assert len(list(out_path.with_suffix(".partial").glob("run-*.json"))) == 1
+        out_path.unlink()  # Snakemake removes a job's outputs before it runs it again
+    again = generate.generate_tables(tables, log=lambda _: None, **common)
+    assert built == []
+    assert [frame.drop(columns="seconds").equals(done.drop(columns="seconds"))
+            for frame, done in zip(again, (first, second))] == [True, True]
+
+
+def test_a_kept_folder_holds_only_the_current_samples(prompts, tmp_path):
+    # a table that changed: the rerun regenerates only the changed samples, and the folder then
+    # keeps this run's rows (one shard, one run file), not the stale ones beside them
+    out_path = tmp_path / "out.parquet"
+    common = dict(model_name="m", model_path="unused", thought_format="none", decoding={"max_new_tokens": 4},
+                  batch_size=5, seed=0, log=lambda _: None)
+    generate.generate_tables([("t", prompts, out_path)], backend=Echo({"max_new_tokens": 4}), **common)
+    changed = prompts.assign(prompt=[f"new {n}" if n < 2 else f"question {n}" for n in range(25)])
+    echo = Echo({"max_new_tokens": 4})
+    (frame,) = generate.generate_tables([("t", changed, out_path)], backend=echo, **common)
+    assert sorted({key for call in echo.calls for key in call}) == [("p/00", 0), ("p/00", 1), ("p/00", 2),
+                                                                     ("p/01", 0)]
+    assert frame.loc[frame["id"] == "p/01", "answer"].iloc[0].startswith("new 1")
+    folder = out_path.with_suffix(".partial")
+    (shard,) = folder.glob("shard-*.parquet")
+    kept = pd.read_parquet(shard)
+    assert len(kept) == 27 and kept["sample_key"].is_unique
+    assert len(list(folder.glob("run-*.json"))) == 1

@@ -416,9 +416,9 @@ def test_the_paper_study_plans_one_download_per_hub_model_ahead_of_its_users(tmp
         assert manifest in job["input"], (job["rule"], model, job["input"])
         assert position[manifest] < index, f"{job['rule']} of {model} is planned before its download"
         users += 1
-    # generate (sixteen models x five benchmarks); over-refusal, validation (x five sets) and SFT (x
-    # five sets) of the two models that are fine-tuned
-    assert users == 16 * 5 + 2 + 2 * 5 + 2 * 5
+    # generate (one job per model, for all five benchmarks); over-refusal, validation (x five sets)
+    # and SFT (x five sets) of the two models that are fine-tuned
+    assert users == 16 + 2 + 2 * 5 + 2 * 5
 
 
 def test_local_judges_and_the_tis_captioner_wait_for_their_downloads(tmp_path):

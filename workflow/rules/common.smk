@@ -59,6 +59,8 @@ MODELS = list(config["models"])
 JUDGE_OF = {name: bench["judge"] for name, bench in config["benchmarks"].items()}
 # {benchmark: N}: the benchmarks generation.shards splits into N generation jobs per model
 SHARDS = shard_counts(config)
+# the others: one generate job per model answers all of them
+UNSHARDED = [b for b in BENCHMARKS if b not in SHARDS]
 
 
 wildcard_constraints:
@@ -372,11 +374,14 @@ def generation_cpus(wildcards):
 
 
 def generation_runtime(wildcards, input):
-    """Minutes for one generation job, from the samples it draws (resources.py). They are read
-    from the prompts table, so in a dry run before it exists the runtime shows as <TBD>.
+    """Minutes for one generation job, from the samples it draws over all its prompts tables
+    (resources.py). They are read from the tables, so in a dry run before they exist the runtime
+    shows as <TBD>.
     """
-    samples = job_samples(
-        input.prompts, int(wildcards.get("shard", 0)), generation_shards(wildcards)
+    tables = [input.prompts] if isinstance(input.prompts, str) else list(input.prompts)
+    shard = int(wildcards.get("shard", 0))
+    samples = sum(
+        job_samples(path, shard, generation_shards(wildcards)) for path in tables
     )
     return generation_resources(config, wildcards.model, samples)["runtime"]
 
@@ -385,6 +390,22 @@ def generation_shards(wildcards):
     """Generation jobs the benchmark is split into (generation.shards; 1: not split, and for the
     over-refusal probe, which has no benchmark wildcard)."""
     return SHARDS.get(wildcards.get("benchmark"), 1)
+
+
+# The settings every generation job of a model shares (generate, generate_shard and the
+# over-refusal probe's over_refusal_responses, sft.smk).
+GENERATION_PARAMS = dict(
+    weights=lambda wc: weights_location(config, wc.model),
+    thought_format=lambda wc: config["models"][wc.model]["thought_format"],
+    prompting=lambda wc: model_prompting(config, wc.model),
+    trust_remote_code=lambda wc: config["models"][wc.model]["trust_remote_code"],
+    decoding=lambda wc: model_decoding(config, wc.model),
+    backend=lambda wc: model_backend(config, wc.model),
+    engine=generation_engine,
+    batch_size=config["generation"]["batch_size"],
+    seed=config["seed"],
+    shards=generation_shards,
+)
 
 
 def response_shards_input(wildcards):

@@ -177,7 +177,7 @@ rule over_refusal_prompts:
 
 
 # Responses of one model to the benign questions: generation (generate.smk) on another prompts table.
-use rule generate as over_refusal_responses with:
+use rule generate_shard as over_refusal_responses with:
     input:
         prompts="results/over_refusal/prompts.parquet",
         images="resources/over_refusal/images",

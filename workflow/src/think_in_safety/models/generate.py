@@ -515,6 +515,8 @@ def generate_responses(
     prompting: Prompting | dict | None = None,
     trust_remote_code: bool = False,
     warn: Callable[[str], None] | None = None,
+    keep_checkpoint: bool = False,
+    loaded: dict | None = None,
 ) -> pd.DataFrame:
     """Generate every sample of ``prompts`` with one model and write the responses table.
 
@@ -530,8 +532,12 @@ def generate_responses(
     after every chunk, each with its :class:`SampleKeys` key, and reused on restart only where the
     key is the one this run would give it (same weights, backend, decoding, seed, thought format,
     prompt text, images and draw seed); the others are left out and ``warn`` (default ``log``)
-    says how many and what changed. The folder is removed after the final, atomic write.
-    ``backend`` defaults to a :class:`TransformersBackend` of ``model_path`` (built only if needed).
+    says how many and what changed. The folder is removed after the final, atomic write, unless
+    ``keep_checkpoint``: then it keeps exactly this table's rows and keys (one shard), so that a
+    later run with the same settings reuses them instead of generating them again
+    (:func:`generate_tables`). ``backend`` defaults to a :class:`TransformersBackend` of
+    ``model_path``, built only if needed; ``loaded`` (a dict the caller keeps) holds it for the
+    next call with the same model, so a job that generates several tables loads the model once.
     """
     warn = warn or log
     out_path = Path(out_path)
@@ -573,11 +579,8 @@ def generate_responses(
         if not todo:
             continue
         if backend is None:
-            check_weights_folder(model_path, f"models.{model_name}.weights")
-            backend = TransformersBackend(model_path, settings, trust_remote_code=trust_remote_code)
-        if not run_file.exists():
-            checkpoint_dir.mkdir(parents=True, exist_ok=True)
-            run_file.write_text(json.dumps(keys.settings, indent=1, sort_keys=True, default=str) + "\n")
+            backend = _transformers_backend(model_name, model_path, settings, trust_remote_code, loaded)
+        _write_run_file(run_file, keys)
         started = time.perf_counter()
         outputs = backend.generate(todo, call_seed(index))
         seconds = (time.perf_counter() - started) / len(todo)
@@ -595,7 +598,49 @@ def generate_responses(
         _write_parquet(shard, checkpoint_dir / f"shard-{index:06d}-{uuid.uuid4().hex[:8]}.parquet")
         rows.append(shard)
         log(f"{model_name}: chunk {index + 1}/{len(chunks)}, {len(todo)} samples, {seconds:.3f} s/sample")
-    return _finish(rows, requests, out_path, checkpoint_dir)
+    if keep_checkpoint:
+        _write_run_file(run_file, keys)
+    return _finish(rows, requests, out_path, checkpoint_dir, keep_checkpoint, keys.run_key)
+
+
+def _write_run_file(run_file: Path, keys: SampleKeys) -> None:
+    """Record the run's settings beside its rows (once), so a later run can say what changed."""
+    if not run_file.exists():
+        run_file.parent.mkdir(parents=True, exist_ok=True)
+        run_file.write_text(json.dumps(keys.settings, indent=1, sort_keys=True, default=str) + "\n")
+
+
+def _transformers_backend(model_name: str, model_path: str, settings: dict, trust_remote_code: bool,
+                          loaded: dict | None) -> TransformersBackend:
+    """The transformers backend of ``model_path``: the one in ``loaded`` for the same model and
+    settings, else a new one (kept there when ``loaded`` is given)."""
+    key = (str(model_path), json.dumps(settings, sort_keys=True, default=str), bool(trust_remote_code))
+    if loaded is not None and key in loaded:
+        return loaded[key]
+    check_weights_folder(model_path, f"models.{model_name}.weights")
+    backend = TransformersBackend(model_path, settings, trust_remote_code=trust_remote_code)
+    if loaded is not None:
+        loaded[key] = backend
+    return backend
+
+
+def generate_tables(tables: list[tuple[str, pd.DataFrame, Path]], log: Callable[[str], None] = print,
+                    **run) -> list[pd.DataFrame]:
+    """Every ``(name, prompts, out_path)`` of ``tables`` with one model, loaded once: the rule
+    generate's job, one per model, over the benchmarks not split by ``generation.shards``.
+
+    ``run``: the keywords of :func:`generate_responses` but ``prompts`` and ``out_path``. Each
+    table keeps its checkpoint folder (``keep_checkpoint``): when the job is run again because one
+    benchmark changed (or one was added, or the job stopped), the samples of every other one are
+    read back, not generated again, and the model is loaded only if a sample is left to generate.
+    """
+    loaded: dict = {}
+    frames = []
+    for name, prompts, out_path in tables:
+        log(f"{name}: {len(prompts)} prompts -> {out_path}")
+        frames.append(generate_responses(prompts, out_path=out_path, log=log, keep_checkpoint=True,
+                                         loaded=loaded, **run))
+    return frames
 
 
 def order_responses(rows: list[pd.DataFrame], requests: list[Request]) -> pd.DataFrame:
@@ -623,9 +668,22 @@ def order_responses(rows: list[pd.DataFrame], requests: list[Request]) -> pd.Dat
     return frame
 
 
-def _finish(rows: list[pd.DataFrame], requests: list[Request], out_path: Path, checkpoint_dir: Path) -> pd.DataFrame:
-    """Order rows as the requests, check the contract, write ``out_path``, drop the checkpoint."""
+def _finish(rows: list[pd.DataFrame], requests: list[Request], out_path: Path, checkpoint_dir: Path,
+            keep: bool = False, run_key: str = "") -> pd.DataFrame:
+    """Order rows as the requests, check the contract, write ``out_path``; drop the checkpoint,
+    or (``keep``) leave in it only the rows of this table, with their keys, and this run's file."""
     frame = order_responses(rows, requests)
     _write_parquet(frame, out_path)
-    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(checkpoint_dir, ignore_errors=True)
+        return frame
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    wanted = {(r.id, r.sample) for r in requests}
+    rows = pd.concat([row for row in rows if len(row)] or [frame.iloc[:0]], ignore_index=True)
+    rows = rows[[(str(i), int(s)) in wanted for i, s in zip(rows["id"], rows["sample"])]]
+    rows = rows.drop_duplicates(subset=["id", "sample"], keep="last")
+    before = set(checkpoint_dir.glob("shard-*.parquet"))
+    _write_parquet(rows.reset_index(drop=True), checkpoint_dir / f"shard-000000-{uuid.uuid4().hex[:8]}.parquet")
+    for path in before | {p for p in checkpoint_dir.glob("run-*.json") if p != _run_file(checkpoint_dir, run_key)}:
+        path.unlink(missing_ok=True)
     return frame

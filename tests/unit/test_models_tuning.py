@@ -186,6 +186,40 @@ def test_real_lora_run_is_merged_into_a_loadable_model(tmp_path, tiny_model):
     moved = [name for name in shared if not torch.equal(start[name], merged[name].to(start[name].dtype))]
     assert moved, "the merged model has the start model's weights: the adapter was not merged"
     assert "export" in (tmp_path / "train.log").read_text()
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    AutoProcessor.from_pretrained(tmp_path / "tuned")  # what the next job, generation, loads
+    AutoModelForImageTextToText.from_pretrained(tmp_path / "tuned")
+
+
+def _copy_model(source, target):
+    import shutil
+
+    shutil.copytree(source, target)
+    return target
+
+
+def test_check_model_dir_passes_a_real_model_folder(tmp_path, tiny_model):
+    tuning.check_model_dir(_copy_model(tiny_model, tmp_path / "m"))
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    (lambda m: (m / "model.safetensors").write_bytes((m / "model.safetensors").read_bytes()[:-10]),
+     "truncated or was written by an interrupted save"),
+    (lambda m: (m / "model.safetensors").write_bytes(b"\x00" * 16), "not a readable safetensors file"),
+    (lambda m: (m / "model.safetensors").unlink(), "holds no model weights"),
+    (lambda m: (m / "config.json").write_text("{\"model_type\": "), "is not readable JSON"),
+    (lambda m: (m / "config.json").write_text("{}"), "no config.json naming a model_type"),
+    (lambda m: (m / "tokenizer.json").unlink(), "holds no tokenizer"),
+    (lambda m: (m / "model.safetensors.index.json").write_text(
+        json.dumps({"weight_map": {"a.weight": "model-00002-of-00002.safetensors"}})),
+     r"names weight files that are not there: \['model-00002-of-00002.safetensors'\]"),
+], ids=["truncated", "garbage", "no-weights", "broken-json", "no-model-type", "no-tokenizer", "index"])
+def test_check_model_dir_names_what_is_broken(tmp_path, tiny_model, damage, message):
+    model = _copy_model(tiny_model, tmp_path / "m")
+    damage(model)
+    with pytest.raises(RuntimeError, match=message):
+        tuning.check_model_dir(model)
 
 
 def test_cpu_runs_size_their_thread_pools():

@@ -10,6 +10,8 @@ rule write_chat_data:
         directory("resources/tiny_zoo/chat_data/{style}"),
     log:
         "logs/write_chat_data/{style}.log",
+    # on the path to the tuning jobs, which every later stage waits on
+    priority: 10
     conda:
         "../../envs/data.yaml"
     threads: 1
@@ -35,6 +37,8 @@ rule build_tiny_tokenizer:
         directory("resources/tiny_zoo/tokenizer"),
     log:
         "logs/build_tiny_tokenizer/tokenizer.log",
+    # on the path to the tuning jobs, which every later stage waits on
+    priority: 10
     conda:
         "../../envs/train.yaml"
     threads: 1
@@ -55,6 +59,8 @@ rule build_tiny_init:
         directory("resources/tiny_zoo/init/seed{seed}"),
     log:
         "logs/build_tiny_init/seed{seed}.log",
+    # on the path to the tuning jobs, which every later stage waits on
+    priority: 10
     conda:
         "../../envs/train.yaml"
     threads: 1

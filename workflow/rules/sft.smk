@@ -95,6 +95,8 @@ rule validate_training_set:
     wildcard_constraints:
         model=alternatives(config["sft"]["models"]),
         training_set=alternatives(config["sft"]["training_sets"]),
+    # the gate of every sft job (which has priority): scheduled before ready generations too
+    priority: 10
     conda:
         "../../envs/train.yaml"
     threads: 1

@@ -9,7 +9,12 @@ from PIL import Image
 from think_in_safety.config import validate_config
 from think_in_safety.models import generate
 from think_in_safety.models.shards import job_samples, merge_shards, shard_counts, shard_prompts
-from think_in_safety.resources import GENERATION_MAX_RUNTIME, generation_resources
+from think_in_safety.resources import (
+    GENERATION_MAX_RUNTIME,
+    generation_minutes,
+    generation_overrun,
+    generation_resources,
+)
 from think_in_safety.tables import RESPONSE_COLUMNS
 
 from ..conftest import REPO
@@ -112,3 +117,16 @@ def test_generation_runtime_grows_with_samples_and_budget():
     assert generation_resources(config, "r1-onevision-7b", 2800)["runtime"] == 130 + 17
     config["models"]["r1-onevision-7b"]["decoding"] = {"max_new_tokens": 20480}
     assert generation_resources(config, "r1-onevision-7b", 28000)["runtime"] == GENERATION_MAX_RUNTIME
+
+
+def test_a_job_estimated_past_the_runtime_cap_is_named_with_the_fix():
+    config = validate_config(yaml.safe_load((REPO / "config/paper.yaml").read_text()), SCHEMA)
+    # a 7B on vLLM over ~7,400 samples (the five benchmarks, one model's job): well under 24 h
+    assert generation_overrun(config, "r1-onevision-7b", 7400, "generation r1-onevision-7b") is None
+    # LLaVA-CoT (11 B on transformers, 2048 tokens each): ~21 h for the same, so a larger set is past it
+    assert 20 * 60 < generation_minutes(config, "llava-cot-11b", 7400) < GENERATION_MAX_RUNTIME
+    assert generation_overrun(config, "llava-cot-11b", 7400, "generation llava-cot-11b") is None
+    warning = generation_overrun(config, "llava-cot-11b", 20000, "generation llava-cot-11b")
+    assert warning.startswith("generation llava-cot-11b: 20000 samples of llava-cot-11b are estimated at ")
+    assert "more than the 24 h the job asks for" in warning and "generation.shards" in warning
+    assert generation_resources(config, "llava-cot-11b", 20000)["runtime"] == GENERATION_MAX_RUNTIME

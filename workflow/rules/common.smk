@@ -10,6 +10,8 @@
 import re
 from pathlib import Path
 
+from snakemake.logging import logger
+
 from think_in_safety.config import (
     api_model_settings,
     check_api_keys,
@@ -28,6 +30,7 @@ from think_in_safety.resources import (
     DATA_JOB,
     DOWNLOAD_JOB,
     SMALL_JOB,
+    generation_overrun,
     generation_resources,
     generation_threads,
     judge_resources,
@@ -383,7 +386,18 @@ def generation_runtime(wildcards, input):
     samples = sum(
         job_samples(path, shard, generation_shards(wildcards)) for path in tables
     )
+    job = "/".join(
+        [wildcards.model, *(str(v) for k, v in wildcards.items() if k != "model")]
+    )
+    overrun = generation_overrun(config, wildcards.model, samples, f"generation {job}")
+    if overrun and overrun not in OVERRUNS_SAID:
+        OVERRUNS_SAID.add(overrun)
+        logger.warning(overrun)
     return generation_resources(config, wildcards.model, samples)["runtime"]
+
+
+# Each warning of generation_runtime once per run (Snakemake asks for a runtime more than once).
+OVERRUNS_SAID = set()
 
 
 def generation_shards(wildcards):

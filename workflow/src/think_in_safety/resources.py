@@ -78,15 +78,33 @@ def generation_resources(config: dict, model: str, samples: int | None = None) -
     """
     entry = config["models"][model]
     size_b = float(entry.get("size_b") or 0)
-    runtime = 60 + 10 * size_b
-    if samples:
-        max_new_tokens = int(model_decoding(config, model).get("max_new_tokens") or 256)
-        runtime += samples * max_new_tokens / generation_tokens_per_s(config, model) / 60
     return {
         "mem_mb": model_memory(size_b),
-        "runtime": int(min(math.ceil(runtime), GENERATION_MAX_RUNTIME)),
+        "runtime": int(min(math.ceil(generation_minutes(config, model, samples)), GENERATION_MAX_RUNTIME)),
         "gpu": int(entry.get("gpus") or 0),
     }
+
+
+def generation_minutes(config: dict, model: str, samples: int | None = None) -> float:
+    """The estimate of :func:`generation_resources` before the cap: 60 min + 10 min per billion
+    parameters, plus every sample at the full ``max_new_tokens`` budget."""
+    minutes = 60 + 10 * float(config["models"][model].get("size_b") or 0)
+    if samples:
+        max_new_tokens = int(model_decoding(config, model).get("max_new_tokens") or 256)
+        minutes += samples * max_new_tokens / generation_tokens_per_s(config, model) / 60
+    return minutes
+
+
+def generation_overrun(config: dict, model: str, samples: int | None, job: str) -> str | None:
+    """A warning when one generation job of ``model`` drawing ``samples`` is estimated past
+    :data:`GENERATION_MAX_RUNTIME`, the time it asks the scheduler for; None otherwise."""
+    minutes = generation_minutes(config, model, samples)
+    if minutes <= GENERATION_MAX_RUNTIME:
+        return None
+    return (f"{job}: {samples} samples of {model} are estimated at {minutes / 60:.0f} h, more than the "
+            f"{GENERATION_MAX_RUNTIME // 60} h the job asks for; if the scheduler stops it, a rerun resumes "
+            "from its checkpoints, or split the largest benchmark into jobs of their own with "
+            "generation.shards: {<benchmark>: N} (docs/generation.md)")
 
 
 def judge_resources(config: dict, judge: str) -> dict:

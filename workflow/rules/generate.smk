@@ -7,8 +7,8 @@ if UNSHARDED:
     rule generate:
         """Responses of one model to every benchmark that generation.shards does not split, the
         model loaded once for all of them: a job costs a model load and the imports of its engine,
-        which take longer than a tiny model's whole benchmark and, for a large model on vLLM,
-        minutes of GPU time per job. Each benchmark's samples stay in its checkpoint folder
+        which take longer than a tiny model's whole benchmark and, for a large model on vLLM, GPU
+        time for the engine's start. Each benchmark's samples stay in its checkpoint folder
         (results/responses/{model}/{benchmark}.partial), keyed by everything that makes them: when the
         job runs again (it was stopped, a benchmark changed or was added) every unchanged sample is
         read back, not generated again (docs/generation.md). All GPUs of a job (models.<m>.gpus,

@@ -406,22 +406,6 @@ def generation_shards(wildcards):
     return SHARDS.get(wildcards.get("benchmark"), 1)
 
 
-# The settings every generation job of a model shares (generate, generate_shard and the
-# over-refusal probe's over_refusal_responses, sft.smk).
-GENERATION_PARAMS = dict(
-    weights=lambda wc: weights_location(config, wc.model),
-    thought_format=lambda wc: config["models"][wc.model]["thought_format"],
-    prompting=lambda wc: model_prompting(config, wc.model),
-    trust_remote_code=lambda wc: config["models"][wc.model]["trust_remote_code"],
-    decoding=lambda wc: model_decoding(config, wc.model),
-    backend=lambda wc: model_backend(config, wc.model),
-    engine=generation_engine,
-    batch_size=config["generation"]["batch_size"],
-    seed=config["seed"],
-    shards=generation_shards,
-)
-
-
 def response_shards_input(wildcards):
     """Every shard table of one model and benchmark split by generation.shards, in order."""
     return [

@@ -1,48 +1,13 @@
 # Generation: one record per sampled response, thought and answer split by the model's format.
 
 
-# Every benchmark may be split by generation.shards: then there is no per-model job.
-if UNSHARDED:
-
-    rule generate:
-        """Responses of one model to every benchmark that generation.shards does not split, the
-        model loaded once for all of them: a job costs a model load and the imports of its engine,
-        which take longer than a tiny model's whole benchmark and, for a large model on vLLM, GPU
-        time for the engine's start. Each benchmark's samples stay in its checkpoint folder
-        (results/responses/{model}/{benchmark}.partial), keyed by everything that makes them: when the
-        job runs again (it was stopped, a benchmark changed or was added) every unchanged sample is
-        read back, not generated again (docs/generation.md). All GPUs of a job (models.<m>.gpus,
-        vLLM's tensor parallelism) are on one node."""
-        input:
-            prompts=expand("results/prompts/{benchmark}.parquet", benchmark=UNSHARDED),
-            releases=[release_dir(b) for b in UNSHARDED],
-            model=model_input,
-        output:
-            expand(
-                "results/responses/{{model}}/{benchmark}.parquet", benchmark=UNSHARDED
-            ),
-        log:
-            "logs/generate/{model}.log",
-        benchmark:
-            "benchmarks/generate/{model}.tsv"
-        conda:
-            generation_env
-        threads: generation_cpus
-        resources:
-            mem_mb=lambda wc: generation_resources(config, wc.model)["mem_mb"],
-            runtime=generation_runtime,
-            gpu=lambda wc: generation_resources(config, wc.model)["gpu"],
-            nodes=1,
-        params:
-            **GENERATION_PARAMS,
-        script:
-            "../scripts/generate.py"
-
-
 rule generate_shard:
-    """Shard k of N of a benchmark that generation.shards splits: its own job (prompt rows k,
-    k + N, ...), resumable from its checkpoint folder; merge_response_shards joins the shards.
-    """
+    """Responses of one model to shard k of N of a benchmark that generation.shards splits: its
+    own job (prompt rows k, k + N, ...); merge_response_shards joins the shards. The rules
+    generate and over_refusal_responses (sft.smk) are this job on other prompts tables. Every
+    table's samples stay in its checkpoint folder (<output>.partial), keyed by everything that
+    makes them: a rerun reads back every unchanged sample (docs/generation.md). All GPUs of a
+    job (models.<m>.gpus, vLLM's tensor parallelism) are on one node."""
     input:
         prompts="results/prompts/{benchmark}.parquet",
         release=release_input,
@@ -65,9 +30,40 @@ rule generate_shard:
         gpu=lambda wc: generation_resources(config, wc.model)["gpu"],
         nodes=1,
     params:
-        **GENERATION_PARAMS,
+        weights=lambda wc: weights_location(config, wc.model),
+        thought_format=lambda wc: config["models"][wc.model]["thought_format"],
+        prompting=lambda wc: model_prompting(config, wc.model),
+        trust_remote_code=lambda wc: config["models"][wc.model]["trust_remote_code"],
+        decoding=lambda wc: model_decoding(config, wc.model),
+        backend=lambda wc: model_backend(config, wc.model),
+        engine=generation_engine,
+        batch_size=config["generation"]["batch_size"],
+        seed=config["seed"],
+        shards=generation_shards,
     script:
         "../scripts/generate.py"
+
+
+# generate: one model's responses to every benchmark that generation.shards does not split, the
+# model loaded once for all of them. A job costs a model load and the imports of its engine,
+# which take longer than a tiny model's whole benchmark and, for a large model on vLLM, GPU time
+# for the engine's start; the kept samples make a rerun for one changed or added benchmark
+# generate only that one. Every benchmark may be split: then there is no per-model job.
+if UNSHARDED:
+
+    use rule generate_shard as generate with:
+        input:
+            prompts=expand("results/prompts/{benchmark}.parquet", benchmark=UNSHARDED),
+            releases=[release_dir(b) for b in UNSHARDED],
+            model=model_input,
+        output:
+            expand(
+                "results/responses/{{model}}/{benchmark}.parquet", benchmark=UNSHARDED
+            ),
+        log:
+            "logs/generate/{model}.log",
+        benchmark:
+            "benchmarks/generate/{model}.tsv"
 
 
 rule merge_response_shards:

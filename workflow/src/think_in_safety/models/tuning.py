@@ -319,13 +319,14 @@ def check_model_dir(model_dir: Path) -> None:
     took about 7 s of a demo SFT job's 45 (docs/sft.md).
     """
     model_dir = Path(model_dir)
+    parsed = {}
     for path in sorted(model_dir.glob("*.json")):
         try:
-            json.loads(path.read_text(encoding="utf-8"))
+            parsed[path.name] = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise RuntimeError(f"{path} is not readable JSON ({error}): the run wrote a broken model folder") from None
-    config = model_dir / "config.json"
-    if not config.is_file() or not json.loads(config.read_text(encoding="utf-8")).get("model_type"):
+    config = parsed.get("config.json")
+    if not isinstance(config, dict) or not config.get("model_type"):
         raise RuntimeError(f"{model_dir} has no config.json naming a model_type: not a model folder")
     if not any((model_dir / name).is_file() for name in TOKENIZER_FILES):
         raise RuntimeError(f"{model_dir} holds no tokenizer (one of {', '.join(TOKENIZER_FILES)})")
@@ -333,8 +334,9 @@ def check_model_dir(model_dir: Path) -> None:
     weights = [path for path in weights if path.name != "training_args.bin"]  # the Trainer's, not weights
     if not weights:
         raise RuntimeError(f"{model_dir} holds no model weights")
-    for index in model_dir.glob("*.index.json"):
-        named = set(json.loads(index.read_text(encoding="utf-8")).get("weight_map", {}).values())
+    for name in (name for name in parsed if name.endswith(".index.json")):
+        index = model_dir / name
+        named = set(parsed[name].get("weight_map", {}).values())
         missing = sorted(name for name in named if not (model_dir / name).is_file())
         if missing:
             raise RuntimeError(f"{index} names weight files that are not there: {missing}")
